@@ -1,0 +1,71 @@
+# Everyday commands. Each one creates .venv (python3 -m venv) and installs the project into it
+# in editable mode when needed, and installs again after pyproject.toml or setup.py change.
+#
+#   make demo    train the MNIST MLP example (examples/mnist_mlp.py); ARGS="--epochs 1" passes flags
+#   make test    ruff (lint + format check) and the test suite; DERIVAX_ORACLE=1 also installs
+#                JAX/Optax so the tests marked `oracle` run instead of skipping
+#   make docs    build the Sphinx site into docs/_build/html (warnings are errors)
+#   make lint    ruff only
+#   make bench   the benchmarks (python -m benchmarks), OpenBLAS core-type overrides unset
+#   make clean   remove build outputs and caches (make distclean also removes .venv)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
+
+comma := ,
+EXTRAS := test,examples,docs
+ifeq ($(DERIVAX_ORACLE),1)
+EXTRAS := $(EXTRAS),oracle
+endif
+# One stamp per set of extras: switching DERIVAX_ORACLE on installs the oracles once.
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+LINT_PATHS := $(wildcard core nn_modules nn_pytree nn_transform tests examples benchmarks docs setup.py)
+
+.PHONY: all venv demo test lint format docs bench clean distclean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@touch $@
+
+demo: $(STAMP)
+	$(PY) examples/mnist_mlp.py $(ARGS)
+
+# Lint and tests both run so one report shows every failure; the target fails if either did.
+test: $(STAMP)
+	@status=0; \
+	$(RUFF) check $(LINT_PATHS) || status=1; \
+	$(RUFF) format --check $(LINT_PATHS) || status=1; \
+	$(VENV)/bin/pytest -q $(ARGS) || status=1; \
+	exit $$status
+
+lint: $(STAMP)
+	$(RUFF) check $(LINT_PATHS)
+	$(RUFF) format --check $(LINT_PATHS)
+
+format: $(STAMP)
+	$(RUFF) check --fix $(LINT_PATHS)
+	$(RUFF) format $(LINT_PATHS)
+
+# -T prints the full traceback, so a failing notebook cell shows its code and its error.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -T -b html docs docs/_build/html
+
+# The machine may set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE to work around old OpenBLAS builds;
+# they force a slower kernel, so benchmarks run with both unset (tests keep them).
+bench: $(STAMP)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m benchmarks $(ARGS)
+
+clean:
+	rm -rf build dist *.egg-info docs/_build docs/jupyter_execute .pytest_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,264 @@
+"""Array creation in ``derivax.numpy``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array, _wrap
+from .._core import Tracer, concrete_or_error, get_aval
+from ..lax import _structural as S
+from ._util import asarray_any
+
+
+def _shape_arg(shape, fname):
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(
+            f"{fname}: shape must be an int or a tuple of ints, got {shape!r}. Shapes must be "
+            "known while tracing: use x.shape, or mark the argument static."
+        ) from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{fname}: negative dimensions are not allowed, got {shape}.")
+    return shape
+
+
+def _dtype_or_default(dtype, default=None):
+    if dtype is None:
+        return default or _dtypes.default_float_dtype()
+    return _dtypes.canonicalize_dtype(dtype)
+
+
+def asarray(a, dtype=None, order=None, *, copy=None, device=None):
+    """Convert to a derivax array (no copy of a derivax array of the right dtype).
+
+    Args:
+        a: an array, NumPy array, scalar or nested list.
+        dtype: the requested dtype; float64 and other 64-bit types need
+            ``derivax.config.update("enable_x64", True)``. Without it, 64-bit NumPy *inputs*
+            are converted to their 32-bit counterparts (as in JAX).
+        order, copy, device: accepted for NumPy/Array API compatibility.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.asarray([1, 2, 3])
+        Array([1, 2, 3], dtype=int32)
+    """
+    if device not in (None, "cpu"):
+        raise ValueError(f"asarray: derivax runs on the CPU only; got device={device!r}.")
+    # A Python scalar converted on its own keeps its weak type, as in JAX.
+    return asarray_any(a, dtype)
+
+
+def array(object, dtype=None, copy=True, order="K", ndmin=0):  # noqa: A002
+    """Create an array (always a fresh one for NumPy inputs).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.array([[1.0, 2.0]], ndmin=3).shape
+        (1, 1, 2)
+    """
+    out = asarray_any(object, dtype)
+    nd = get_aval(out).ndim
+    if ndmin > nd:
+        out = S.reshape(out, (1,) * (ndmin - nd) + get_aval(out).shape)
+    return out
+
+
+def zeros(shape, dtype=None, *, device=None):
+    """An array of zeros (float32 by default).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.zeros((2, 2), dnp.int32)
+        Array([[0, 0],
+               [0, 0]], dtype=int32)
+    """
+    return _wrap(np.zeros(_shape_arg(shape, "zeros"), _dtype_or_default(dtype)))
+
+
+def ones(shape, dtype=None, *, device=None):
+    """An array of ones (float32 by default).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.ones(3)
+        Array([1., 1., 1.], dtype=float32)
+    """
+    return _wrap(np.ones(_shape_arg(shape, "ones"), _dtype_or_default(dtype)))
+
+
+def empty(shape, dtype=None, *, device=None):
+    """An array of zeros (derivax arrays are never uninitialised).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.empty(2)
+        Array([0., 0.], dtype=float32)
+    """
+    return zeros(shape, dtype)
+
+
+def full(shape, fill_value, dtype=None, *, device=None):
+    """An array filled with ``fill_value`` (its dtype unless ``dtype`` is given).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.full((2,), 7)
+        Array([7, 7], dtype=int32)
+    """
+    shape = _shape_arg(shape, "full")
+    if dtype is None:
+        fv = asarray_any(fill_value)
+        dtype = get_aval(fv).dtype
+    else:
+        dtype = _dtypes.canonicalize_dtype(dtype)
+    if isinstance(fill_value, (Tracer, Array)) and get_aval(fill_value).shape != ():
+        from ._shape import broadcast_to
+
+        return broadcast_to(asarray_any(fill_value, dtype), shape)
+    if isinstance(fill_value, Tracer):
+        return S.full(shape, fill_value, dtype)
+    v = np.asarray(fill_value._value if type(fill_value) is Array else fill_value)
+    return _wrap(np.full(shape, v, dtype))
+
+
+def _like(fname, a, dtype, shape):
+    a_aval = get_aval(asarray_any(a)) if not hasattr(a, "aval") else a.aval
+    dtype = a_aval.dtype if dtype is None else _dtypes.canonicalize_dtype(dtype)
+    shape = a_aval.shape if shape is None else _shape_arg(shape, fname)
+    return dtype, shape
+
+
+def zeros_like(a, dtype=None, shape=None, *, device=None):
+    """Zeros with the shape and dtype of ``a``.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.zeros_like(dnp.ones(2, dnp.int32))
+        Array([0, 0], dtype=int32)
+    """
+    dtype, shape = _like("zeros_like", a, dtype, shape)
+    return _wrap(np.zeros(shape, dtype))
+
+
+def ones_like(a, dtype=None, shape=None, *, device=None):
+    """Ones with the shape and dtype of ``a``.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.ones_like(dnp.zeros(2))
+        Array([1., 1.], dtype=float32)
+    """
+    dtype, shape = _like("ones_like", a, dtype, shape)
+    return _wrap(np.ones(shape, dtype))
+
+
+def empty_like(a, dtype=None, shape=None, *, device=None):
+    """Zeros with the shape and dtype of ``a``.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.empty_like(dnp.ones(1))
+        Array([0.], dtype=float32)
+    """
+    return zeros_like(a, dtype, shape)
+
+
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+    """``fill_value`` with the shape and dtype of ``a``.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.full_like(dnp.zeros(2), 3)
+        Array([3., 3.], dtype=float32)
+    """
+    dtype, shape = _like("full_like", a, dtype, shape)
+    return full(shape, fill_value, dtype)
+
+
+def _static_number(x, fname, argname):
+    if x is None:
+        return None
+    if isinstance(x, Tracer):
+        return concrete_or_error(x, f"the {argname} argument of {fname}").item()
+    if type(x) is Array:
+        return x.item()
+    return x
+
+
+def arange(start, stop=None, step=None, dtype=None, *, device=None):
+    """Evenly spaced values in ``[start, stop)``; the bounds must be concrete.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.arange(3)
+        Array([0, 1, 2], dtype=int32)
+        >>> dnp.arange(0.0, 1.0, 0.25)
+        Array([0.  , 0.25, 0.5 , 0.75], dtype=float32)
+    """
+    start = _static_number(start, "arange", "start")
+    stop = _static_number(stop, "arange", "stop")
+    step = _static_number(step, "arange", "step")
+    if step == 0:
+        raise ValueError("arange: step must not be zero.")
+    if stop is None:
+        start, stop = 0, start
+    v = np.arange(start, stop, 1 if step is None else step)
+    if dtype is None:
+        is_float = any(isinstance(x, float) for x in (start, stop, step))
+        dtype = _dtypes.default_float_dtype() if is_float else _dtypes.default_int_dtype()
+    else:
+        dtype = _dtypes.canonicalize_dtype(dtype)
+    return _wrap(v.astype(dtype))
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop``.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.linspace(0.0, 1.0, 5)
+        Array([0.  , 0.25, 0.5 , 0.75, 1.  ], dtype=float32)
+    """
+    if any(isinstance(x, Tracer) for x in (start, stop)):
+        from ._elementwise import add, multiply
+
+        steps = arange(num, dtype=_dtypes.default_float_dtype())
+        div = (num - 1) if endpoint else num
+        delta = (stop - start) / max(div, 1)
+        out = add(start, multiply(steps, delta))
+        return (out, delta) if retstep else out
+    start = np.asarray(_static_number(start, "linspace", "start"))
+    stop = np.asarray(_static_number(stop, "linspace", "stop"))
+    v, step = np.linspace(start, stop, int(num), endpoint=endpoint, retstep=True, axis=axis)
+    dtype = _dtype_or_default(dtype)
+    out = _wrap(v.astype(dtype))
+    return (out, _wrap(np.asarray(step, dtype))) if retstep else out
+
+
+def eye(N, M=None, k=0, dtype=None, *, device=None):  # noqa: N803
+    """A 2-D array with ones on the ``k``-th diagonal.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.eye(2)
+        Array([[1., 0.],
+               [0., 1.]], dtype=float32)
+    """
+    return _wrap(np.eye(int(N), None if M is None else int(M), int(k), _dtype_or_default(dtype)))
+
+
+def identity(n, dtype=None):
+    """The ``n`` x ``n`` identity matrix.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.identity(2, dnp.int32)
+        Array([[1, 0],
+               [0, 1]], dtype=int32)
+    """
+    return eye(n, dtype=dtype)
