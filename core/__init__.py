@@ -21,6 +21,7 @@ from ._config import ConfigError as ConfigError
 from ._config import config as config
 from ._config import enable_x64 as enable_x64
 from ._core import ConcretizationTypeError as ConcretizationTypeError
+from ._core import NaNError as NaNError
 from ._core import NotDifferentiableError as NotDifferentiableError
 from ._core import UnexpectedTracerError as UnexpectedTracerError
 from ._dtypes import DtypeError as DtypeError
@@ -50,6 +51,9 @@ from . import numpy as numpy
 from . import lax as lax
 from . import nn as nn
 from . import scipy as scipy
+from . import random as random
+from . import optim as optim
+from . import serialization as serialization
 
 __all__ = [
     "Array",
@@ -58,6 +62,7 @@ __all__ = [
     "ConfigError",
     "CustomVJPError",
     "DtypeError",
+    "NaNError",
     "NotDifferentiableError",
     "RetraceWarning",
     "ShapeDtypeStruct",
@@ -83,8 +88,11 @@ __all__ = [
     "make_jaxpr",
     "nn",
     "numpy",
+    "optim",
+    "random",
     "remat",
     "scipy",
+    "serialization",
     "stop_gradient",
     "tree",
     "value_and_grad",

@@ -35,7 +35,15 @@ OptState = Any
 
 
 class Schedule(Protocol):
-    """A function of the step count returning a scalar hyperparameter value."""
+    """A function of the step count returning a scalar hyperparameter value.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> schedule: optim.Schedule = optim.linear_schedule(1.0, 0.0, 10)
+        >>> float(schedule(5))
+        0.5
+    """
 
     def __call__(self, count: Any) -> Any: ...
 
@@ -87,6 +95,14 @@ class EmptyState(NamedTuple):
         >>> optim.EmptyState()
         EmptyState()
     """
+
+
+def require_params(name: str, params: Any) -> None:
+    """Raises the error of an ``update`` that needs ``params`` but got None."""
+    if params is None:
+        raise ValueError(
+            f"{name}.update needs the current parameters: call update(updates, state, params)."
+        )
 
 
 def init_empty_state(params: Params) -> EmptyState:

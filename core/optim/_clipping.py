@@ -97,7 +97,14 @@ def clip_by_block_rms(threshold: Any) -> GradientTransformation:
 
 
 class ZeroNansState(NamedTuple):
-    """State of `zero_nans`: per leaf, whether the last update held a NaN."""
+    """State of `zero_nans`: per leaf, whether the last update held a NaN.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.zero_nans().init({'w': dnp.zeros(2)})._fields
+        ('found_nan',)
+    """
 
     found_nan: Any
 

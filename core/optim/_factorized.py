@@ -9,7 +9,7 @@ import numpy as np
 import derivax.numpy as dnp
 from derivax import tree as _tree
 
-from ._base import GradientTransformation
+from ._base import GradientTransformation, require_params
 from ._tree_utils import safe_increment
 
 __all__ = ["FactoredState", "scale_by_factored_rms"]
@@ -24,6 +24,12 @@ class FactoredState(NamedTuple):
             large axis); a 1-element placeholder for unfactored leaves.
         v_col: Per factored leaf, the column statistics; a placeholder otherwise.
         v: Per unfactored leaf, the full second moment; a placeholder otherwise.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_factored_rms().init(dnp.zeros(2))._fields
+        ('count', 'v_row', 'v_col', 'v')
     """
 
     count: Any
@@ -104,11 +110,7 @@ def scale_by_factored_rms(
         )
 
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError(
-                "scale_by_factored_rms.update needs the current parameters: call "
-                "update(updates, state, params)."
-            )
+        require_params("scale_by_factored_rms", params)
         decay = decay_rate_fn(state.count - step_offset, decay_rate)
 
         def one(g, v_row, v_col, v, p):

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import derivax.numpy as dnp
+from derivax import random
 from derivax import tree as _tree
 
-from ._base import EmptyState, GradientTransformation, init_empty_state
+from ._base import (
+    EmptyState,
+    GradientTransformation,
+    identity,
+    init_empty_state,
+    require_params,
+)
 from ._numerics import safe_norm, safe_root_mean_squares
 from ._tree_utils import (
     safe_increment,
@@ -15,6 +22,7 @@ from ._tree_utils import (
     tree_update_moment,
     tree_zeros_like,
 )
+from ._wrappers import masked
 
 __all__ = [
     "AddDecayedWeightsState",
@@ -35,20 +43,20 @@ __all__ = [
     "trace",
 ]
 
-_NO_PARAMS = "{name}.update needs the current parameters: call update(updates, state, params)."
-
 
 def _zero_count():
     return dnp.zeros((), dnp.int32)
 
 
-def _require_params(name: str, params: Any):
-    if params is None:
-        raise ValueError(_NO_PARAMS.format(name=name))
-
-
 class ScaleByScheduleState(NamedTuple):
-    """State of `scale_by_schedule`: the number of updates so far."""
+    """State of `scale_by_schedule`: the number of updates so far.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_schedule(lambda count: 0.1).init(None)._fields
+        ('count',)
+    """
 
     count: Any
 
@@ -140,8 +148,6 @@ def scale_by_learning_rate(learning_rate: Any, *, flip_sign: bool = True) -> Gra
         >>> tx.update(dnp.ones(2), tx.init(None))[0].tolist()
         [-0.5, -0.5]
     """
-    from ._base import identity
-
     if learning_rate is None:
         return identity()
     sign = -1 if flip_sign else 1
@@ -195,7 +201,7 @@ def scale_by_trust_ratio(
     """
 
     def update(updates, state, params=None):
-        _require_params("scale_by_trust_ratio", params)
+        require_params("scale_by_trust_ratio", params)
 
         def one(u, p):
             param_norm = safe_norm(p, min_norm)
@@ -229,7 +235,7 @@ def scale_by_param_block_rms(min_scale: Any = 1e-3) -> GradientTransformation:
     """
 
     def update(updates, state, params=None):
-        _require_params("scale_by_param_block_rms", params)
+        require_params("scale_by_param_block_rms", params)
         out = _tree.map(
             lambda u, p: u * safe_root_mean_squares(p, min_scale).astype(u.dtype), updates, params
         )
@@ -267,7 +273,14 @@ def centralize() -> GradientTransformation:
 
 
 class TraceState(NamedTuple):
-    """State of `trace`: the momentum buffer."""
+    """State of `trace`: the momentum buffer.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.trace(0.9).init(dnp.zeros(2)).trace.shape
+        (2,)
+    """
 
     trace: Any
 
@@ -313,7 +326,14 @@ def trace(
 
 
 class EmaState(NamedTuple):
-    """State of `ema`: the update count and the moving average."""
+    """State of `ema`: the update count and the moving average.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.ema(0.9).init(dnp.zeros(2))._fields
+        ('count', 'ema')
+    """
 
     count: Any
     ema: Any
@@ -354,7 +374,14 @@ def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -> Gradi
 
 
 class AddDecayedWeightsState(NamedTuple):
-    """State of `add_decayed_weights` with a scheduled weight decay: the step count."""
+    """State of `add_decayed_weights` with a scheduled weight decay: the step count.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.add_decayed_weights(lambda count: 1e-4).init(dnp.zeros(2))._fields
+        ('count',)
+    """
 
     count: Any
 
@@ -384,7 +411,7 @@ def add_decayed_weights(weight_decay: Any = 0.0, mask: Any = None) -> GradientTr
         return AddDecayedWeightsState(count=_zero_count()) if scheduled else EmptyState()
 
     def update(updates, state, params=None):
-        _require_params("add_decayed_weights", params)
+        require_params("add_decayed_weights", params)
         if scheduled:
             rate, new_state = (
                 weight_decay(state.count),
@@ -399,14 +426,19 @@ def add_decayed_weights(weight_decay: Any = 0.0, mask: Any = None) -> GradientTr
 
     tx = GradientTransformation(init, update)
     if mask is not None:
-        from ._wrappers import masked
-
         return masked(tx, mask)
     return tx
 
 
 class AddNoiseState(NamedTuple):
-    """State of `add_noise`: the step count and the random key."""
+    """State of `add_noise`: the step count and the random key.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.AddNoiseState._fields
+        ('count', 'rng_key')
+    """
 
     count: Any
     rng_key: Any
@@ -433,7 +465,6 @@ def add_noise(eta: Any, gamma: Any, seed: int = 0) -> GradientTransformation:
         >>> tx.update(dnp.ones(2), tx.init(dnp.ones(2)))[0].tolist()
         [1.0, 1.0]
     """
-    from derivax import random
 
     def init(params):
         del params

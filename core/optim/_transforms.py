@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import derivax.numpy as dnp
 from derivax import tree as _tree
 
-from ._base import GradientTransformation
+from ._base import GradientTransformation, require_params
 from ._tree_utils import (
     safe_increment,
     tree_bias_correction,
@@ -74,7 +74,14 @@ def _adam_direction(mu_hat: Any, nu_hat: Any, eps: Any, eps_root: Any) -> Any:
 
 
 class ScaleByAdamState(NamedTuple):
-    """State of `scale_by_adam` (also Adamax, RAdam, Yogi): count and the two moments."""
+    """State of `scale_by_adam` (also Adamax, RAdam, Yogi): count and the two moments.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_adam().init(dnp.zeros(2))._fields
+        ('count', 'mu', 'nu')
+    """
 
     count: Any
     mu: Any
@@ -175,7 +182,14 @@ def scale_by_adamax(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> Gradient
 
 
 class ScaleByAmsgradState(NamedTuple):
-    """State of `scale_by_amsgrad`: count, moments and the running maximum of ``v_hat``."""
+    """State of `scale_by_amsgrad`: count, moments and the running maximum of ``v_hat``.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_amsgrad().init(dnp.zeros(2))._fields
+        ('count', 'mu', 'nu', 'nu_max')
+    """
 
     count: Any
     mu: Any
@@ -359,7 +373,14 @@ def scale_by_yogi(
 
 
 class ScaleByBeliefState(NamedTuple):
-    """State of `scale_by_belief`: count, gradient EMA and the EMA of its prediction error."""
+    """State of `scale_by_belief`: count, gradient EMA and the EMA of its prediction error.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_belief().init(dnp.zeros(2))._fields
+        ('count', 'mu', 'nu')
+    """
 
     count: Any
     mu: Any
@@ -419,7 +440,14 @@ def scale_by_belief(
 
 
 class ScaleByLionState(NamedTuple):
-    """State of `scale_by_lion`: count and the momentum."""
+    """State of `scale_by_lion`: count and the momentum.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_lion().init(dnp.zeros(2))._fields
+        ('count', 'mu')
+    """
 
     count: Any
     mu: Any
@@ -461,7 +489,14 @@ def scale_by_lion(b1: Any = 0.9, b2: Any = 0.99, mu_dtype: Any = None) -> Gradie
 
 
 class ScaleByRmsState(NamedTuple):
-    """State of `scale_by_rms`: count (used for bias correction) and the squared EMA."""
+    """State of `scale_by_rms`: count (used for bias correction) and the squared EMA.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_rms().init(dnp.zeros(2))._fields
+        ('count', 'nu')
+    """
 
     count: Any
     nu: Any
@@ -512,7 +547,14 @@ def scale_by_rms(
 
 
 class ScaleByRStdDevState(NamedTuple):
-    """State of `scale_by_stddev`: count, gradient EMA and squared-gradient EMA."""
+    """State of `scale_by_stddev`: count, gradient EMA and squared-gradient EMA.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_stddev().init(dnp.zeros(2))._fields
+        ('count', 'mu', 'nu')
+    """
 
     count: Any
     mu: Any
@@ -572,7 +614,14 @@ def scale_by_stddev(
 
 
 class ScaleByRssState(NamedTuple):
-    """State of `scale_by_rss`: the running sum of squared gradients."""
+    """State of `scale_by_rss`: the running sum of squared gradients.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_rss().init(dnp.zeros(2))._fields
+        ('sum_of_squares',)
+    """
 
     sum_of_squares: Any
 
@@ -612,7 +661,14 @@ def scale_by_rss(initial_accumulator_value: Any = 0.1, eps: Any = 1e-7) -> Gradi
 
 
 class ScaleByAdaDeltaState(NamedTuple):
-    """State of `scale_by_adadelta`: EMAs of squared gradients and squared updates."""
+    """State of `scale_by_adadelta`: EMAs of squared gradients and squared updates.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_adadelta().init(dnp.zeros(2))._fields
+        ('e_g', 'e_x')
+    """
 
     e_g: Any
     e_x: Any
@@ -653,7 +709,14 @@ def scale_by_adadelta(rho: Any = 0.9, eps: Any = 1e-6) -> GradientTransformation
 
 
 class ScaleByNovogradState(NamedTuple):
-    """State of `scale_by_novograd`: count, momentum and per-leaf squared-norm EMAs."""
+    """State of `scale_by_novograd`: count, momentum and per-leaf squared-norm EMAs.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.scale_by_novograd().init(dnp.zeros(2)).nu.shape
+        ()
+    """
 
     count: Any
     mu: Any
@@ -702,11 +765,7 @@ def scale_by_novograd(
         )
 
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError(
-                "scale_by_novograd.update needs the current parameters: call "
-                "update(updates, state, params)."
-            )
+        require_params("scale_by_novograd", params)
         count = safe_increment(state.count)
         first = count == 1
         sq_norm = _tree.map(lambda g, v: dnp.sum(g * g).astype(v.dtype), updates, state.nu)
@@ -729,7 +788,14 @@ def scale_by_novograd(
 
 
 class ScaleBySM3State(NamedTuple):
-    """State of `scale_by_sm3`: one accumulator vector per axis of each leaf, and momentum."""
+    """State of `scale_by_sm3`: one accumulator vector per axis of each leaf, and momentum.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> [v.shape for v in optim.scale_by_sm3().init(dnp.zeros((2, 3))).mu]
+        [(2,), (3,)]
+    """
 
     mu: Any
     nu: Any

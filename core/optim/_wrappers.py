@@ -49,11 +49,26 @@ def _where_tree(cond: Any, on_true: Any, on_false: Any) -> Any:
 
 
 class MaskedNode(NamedTuple):
-    """Stands in for a masked-out subtree: an empty pytree node, so inner transforms skip it."""
+    """Stands in for a masked-out subtree: an empty pytree node, so inner transforms skip it.
+
+    Example:
+        >>> import derivax
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> derivax.tree.leaves(optim.MaskedNode())
+        []
+    """
 
 
 class MaskedState(NamedTuple):
-    """State of `masked`: the inner transformation's state (over the masked-in leaves)."""
+    """State of `masked`: the inner transformation's state (over the masked-in leaves).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.masked(optim.trace(0.9), {'w': True}).init({'w': dnp.zeros(2)})._fields
+        ('inner_state',)
+    """
 
     inner_state: Any
 
@@ -106,7 +121,14 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformationEx
 
 
 class MultiTransformState(NamedTuple):
-    """State of `multi_transform`: the inner states by label."""
+    """State of `multi_transform`: the inner states by label.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> sorted(optim.multi_transform({'a': optim.sgd(0.1)}, {'w': 'a'}).init({'w': dnp.zeros(2)}).inner_states)
+        ['a']
+    """
 
     inner_states: Any
 
@@ -178,6 +200,12 @@ class InjectHyperparamsState(NamedTuple):
             (``state.hyperparams["learning_rate"] = 0.01``) changes the next update.
             Scheduled ones hold the value used for the latest update.
         inner_state: The state of the wrapped transformation.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> sorted(optim.inject_hyperparams(optim.sgd)(learning_rate=0.1).init(dnp.zeros(2)).hyperparams)
+        ['learning_rate']
     """
 
     count: Any
@@ -353,6 +381,12 @@ class MultiStepsState(NamedTuple):
         inner_opt_state: The inner optimizer's state.
         acc_grads: The accumulated gradients (their running mean by default).
         skip_state: The info returned by ``should_skip_update_fn`` on the last mini-step.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> int(optim.MultiSteps(optim.sgd(0.1), 4).init(dnp.zeros(2)).mini_step)
+        0
     """
 
     mini_step: Any
@@ -470,7 +504,14 @@ class MultiSteps:
 
 
 class ApplyEvery(NamedTuple):
-    """State of `apply_every`: position in the cycle and the summed updates."""
+    """State of `apply_every`: position in the cycle and the summed updates.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> optim.apply_every(2).init(dnp.zeros(2))._fields
+        ('count', 'grad_acc')
+    """
 
     count: Any
     grad_acc: Any
@@ -526,6 +567,12 @@ class ApplyIfFiniteState(NamedTuple):
         last_finite: Whether the last update was finite.
         total_notfinite: Non-finite updates in total.
         inner_state: The inner transformation's state.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import optim
+        >>> int(optim.apply_if_finite(optim.sgd(0.1), 3).init(dnp.zeros(2)).total_notfinite)
+        0
     """
 
     notfinite_count: Any

@@ -85,11 +85,20 @@ def _like_kind(leaf: Any) -> str | None:
 
 
 def _to_array(array: np.ndarray, like_leaf: Any = None) -> Any:
+    """A `derivax.Array` holding exactly ``array``, or ``array`` itself if none can.
+
+    derivax narrows float64/int64 to 32 bits when x64 is off and does not hold every
+    dtype (e.g. bfloat16): such arrays stay NumPy arrays so values round-trip exactly.
+    """
     if isinstance(like_leaf, np.ndarray):
         return array
     import derivax.numpy as dnp
 
-    return dnp.asarray(array)
+    try:
+        out = dnp.asarray(array)
+    except TypeError:
+        return array
+    return out if np.dtype(out.dtype) == array.dtype else array
 
 
 def _check_against(stored: dict[str, tuple[str, Any]], like: Any) -> tuple[list, Any, list]:
@@ -150,7 +159,8 @@ def restore(path: str | os.PathLike, like: Any = None) -> Any:
 
     Returns:
         The tree. Array leaves are `derivax.Array` (NumPy arrays where ``like`` has NumPy
-        arrays); scalar leaves are Python scalars.
+        arrays, and where derivax cannot hold the dtype exactly: float64/int64 while x64
+        is off, bfloat16); scalar leaves are Python scalars.
 
     Raises:
         CheckpointError: If the file is truncated, corrupted or not a checkpoint, or if it

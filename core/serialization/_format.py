@@ -77,7 +77,8 @@ def supported_dtypes() -> list[str]:
 
 
 def _little_endian(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
+    # Not np.ascontiguousarray: it turns 0-d arrays into 1-d ones.
+    array = np.asarray(array, order="C")
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
     return array
