@@ -1,11 +1,12 @@
 # Everyday commands. Each one creates .venv (python3 -m venv) and installs the project into it
-# in editable mode when needed, and installs again after pyproject.toml or setup.py change.
+# in editable mode when needed, and installs again after pyproject.toml or setup.py change or a
+# new library folder appears.
 #
 #   make demo    train the MNIST MLP example (examples/mnist_mlp.py); ARGS="--epochs 1" passes flags
 #   make test    ruff (lint + format check) and the test suite; DERIVAX_ORACLE=1 also installs
 #                JAX/Optax so the tests marked `oracle` run instead of skipping
 #   make docs    build the Sphinx site into docs/_build/html (warnings are errors)
-#   make lint    ruff only
+#   make lint    ruff only;  make format  applies ruff's fixes and formatting
 #   make bench   the benchmarks (python -m benchmarks), OpenBLAS core-type overrides unset
 #   make clean   remove build outputs and caches (make distclean also removes .venv)
 
@@ -15,12 +16,16 @@ PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 
 comma := ,
+space := $(subst ,, )
 EXTRAS := test,examples,docs
 ifeq ($(DERIVAX_ORACLE),1)
 EXTRAS := $(EXTRAS),oracle
 endif
-# One stamp per set of extras: switching DERIVAX_ORACLE on installs the oracles once.
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# One stamp per set of extras and of top-level libraries: switching DERIVAX_ORACLE on installs the
+# oracles once, and a new library folder (nn_*/__init__.py appearing) triggers a re-install,
+# because an editable install maps each top-level package to its folder when it is made.
+LIBRARIES := $(patsubst %/__init__.py,%,$(wildcard nn_modules/__init__.py nn_pytree/__init__.py nn_transform/__init__.py))
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))$(subst $(space),,$(foreach lib,$(LIBRARIES),+$(lib)))
 
 LINT_PATHS := $(wildcard core nn_modules nn_pytree nn_transform tests examples benchmarks docs setup.py)
 
@@ -54,9 +59,11 @@ format: $(STAMP)
 	$(RUFF) check --fix $(LINT_PATHS)
 	$(RUFF) format $(LINT_PATHS)
 
-# -T prints the full traceback, so a failing notebook cell shows its code and its error.
+# -E re-reads every page: Sphinx does not notice edited docstrings, so an incremental build
+# could hide their warnings. -T prints the full traceback, so a failing notebook cell shows
+# its code and its error.
 docs: $(STAMP)
-	$(VENV)/bin/sphinx-build -W --keep-going -T -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -E -W --keep-going -T -b html docs docs/_build/html
 
 # The machine may set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE to work around old OpenBLAS builds;
 # they force a slower kernel, so benchmarks run with both unset (tests keep them).

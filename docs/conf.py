@@ -40,6 +40,9 @@ autodoc_typehints_format = "short"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+# "Attributes:" sections as field lists: NamedTuple fields are also documented as class
+# members, and two descriptions of one attribute would be a duplicate-object warning.
+napoleon_use_ivar = True
 
 # --- HTML ----------------------------------------------------------------------------------
 html_theme = "alabaster"

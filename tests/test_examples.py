@@ -160,6 +160,13 @@ def test_load_mnist_full_missing_files_names_the_fixes(tmp_path):
         load_mnist(tmp_path, subset="full")
 
 
+def test_load_mnist_auto_reports_a_partial_set_of_files(tmp_path):
+    write_mnist_dir(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DatasetError, match=r"subset='auto' but .* lacks t10k-labels-idx1-ubyte \("):
+        load_mnist(tmp_path)
+
+
 def test_load_mnist_label_count_mismatch(tmp_path):
     write_mnist_dir(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(5, np.uint8)))
@@ -261,7 +268,7 @@ def mnist_server():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/mnist/", payloads, log
@@ -397,3 +404,19 @@ def test_demo_rejects_bad_flags():
     )
     assert result.returncode == 2
     assert "--batch-size: must be positive, got 0" in result.stderr
+
+
+# --- the README ---------------------------------------------------------------------------
+
+
+def test_readme_example_runs(capsys):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", readme, flags=re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 1, "the README has one Python example; update this test with it"
+    exec(compile(blocks[0], "README.md", "exec"), {"__name__": "readme"})
+    first_line = capsys.readouterr().out.splitlines()[0]
+    weights, shape = first_line.rsplit("] ", 1)
+    np.testing.assert_allclose(
+        np.array(weights.strip("[ ").split(), float), [1, -2, 0.5], atol=1e-3
+    )
+    assert shape == "(8, 3)"

@@ -2,7 +2,8 @@
 
 - Every public package (a folder of ``core/`` whose name has no leading underscore, imported
   under ``derivax``; the NN libraries likewise) lists ``__all__``, and every listed name exists.
-- Its ``__init__.py`` only re-exports: a docstring, imports, ``__all__`` and ``__version__``.
+- Its ``__init__.py`` only re-exports: a docstring, imports, aliases, ``__all__`` and
+  ``__version__``; no calls or definitions.
 - Examples, docs and the NN libraries import public names only.
 - Neither the library, the NN libraries nor the examples import a peer framework.
 - Every public function and class has a docstring; functions and non-exception classes carry a
@@ -108,7 +109,21 @@ def _is_reexport_only(statement: ast.stmt) -> bool:
     elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
         targets = [statement.target]
     names = [t.id for t in targets if isinstance(t, ast.Name)]
-    return bool(names) and len(names) == len(targets) and set(names) <= {"__all__", "__version__"}
+    if not names or len(names) != len(targets):
+        return False
+    if set(names) <= {"__all__", "__version__"}:
+        return True
+    # An alias (`float32 = _dtypes.float32`, `newaxis = None`) re-exports; a call does not.
+    return isinstance(statement, ast.Assign) and isinstance(
+        statement.value, ast.Name | ast.Attribute | ast.Constant
+    )
+
+
+def test_reexport_detector():
+    allowed = '"""Doc."""\nfrom ._x import y as y\nfloat32 = _d.float32\n__all__ = ["y"]\n'
+    assert all(_is_reexport_only(statement) for statement in ast.parse(allowed).body)
+    for code in ("install()", "def f():\n    pass", "x = f()", "class A:\n    pass", "a, b = 1, 2"):
+        assert not _is_reexport_only(ast.parse(code).body[0]), code
 
 
 @pytest.mark.parametrize("package", PUBLIC_PACKAGES)
@@ -136,7 +151,11 @@ def _python_sources(*folders: str) -> list[Path]:
 
 def _doc_sources() -> list[Path]:
     docs = ROOT / "docs"
-    return [p for p in sorted(docs.rglob("*")) if p.suffix in {".md", ".rst", ".py"} and "_build" not in p.parts]
+    return [
+        p
+        for p in sorted(docs.rglob("*"))
+        if p.suffix in {".md", ".rst", ".py"} and "_build" not in p.parts
+    ]
 
 
 PRIVATE_IMPORT = re.compile(
@@ -171,7 +190,9 @@ def test_examples_docs_and_nn_libraries_use_public_names_only():
 
 def test_private_import_detector():
     # The check above must catch what it is for, and let public imports through.
-    assert _private_imports("from derivax._core import Tracer") == ["from derivax._core import Tracer"]
+    assert _private_imports("from derivax._core import Tracer") == [
+        "from derivax._core import Tracer"
+    ]
     assert _private_imports("import derivax.numpy._shape as s") == ["import derivax.numpy._shape"]
     assert _private_imports("from derivax.tree import _registry") != []
     assert _private_imports("import derivax as dx\nfrom derivax.tree import map as tree_map") == []
