@@ -167,10 +167,11 @@ def backward_pass(ir: IR, consts, cts_out):
         ]
         rule = eqn.prim.transpose
         if rule is None:
+            reason = eqn.prim.no_rule_reasons.get("transpose")
             raise NotDifferentiableError(
                 f"Reverse-mode differentiation reached '{eqn.prim.name}', which has no "
-                "transpose rule: it is not linear in its differentiated operand. "
-                + eqn.prim.no_rule_reasons.get("transpose", "")
+                "transpose rule: "
+                + (reason or "it is not linear in its differentiated operand.")
             )
         ct_arg = cts if eqn.prim.multiple_results else cts[0]
         cts_in = rule(ct_arg, *invals, **eqn.params)

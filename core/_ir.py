@@ -193,6 +193,8 @@ class IRBuilder:
         aval = get_aval(val)
         t = self.new_tracer(trace, aval)
         if _is_literal(val, aval):
+            if type(val) in (bool, int, float, complex):
+                val = Array(np.asarray(val, aval.dtype), aval.weak_type)
             self.tracer_to_var[id(t)] = Literal(val, aval)
         else:
             v = Var(aval)
@@ -379,9 +381,10 @@ def check_ir(ir: IR) -> None:
                 )
             define(v, f"equation {i}")
         for p in eqn.params.values():
-            sub = getattr(p, "ir", None)
-            if isinstance(sub, IR):
-                check_ir(sub)
+            for q in p if isinstance(p, (tuple, list)) else (p,):
+                sub = getattr(q, "ir", None)
+                if isinstance(sub, IR):
+                    check_ir(sub)
     for x in ir.outvars:
         if isinstance(x, Var) and x not in defined:
             raise IRTypeError(f"an output is never defined.\n{pp_ir(ir)}")
@@ -419,7 +422,9 @@ def _literal_str(lit):
 
 def _fmt_param(v, names, indent):
     if isinstance(v, ClosedIR):
-        return "\n" + _pp(v.ir, names, indent + 4)
+        return "\n" + _pp(v.ir, names, indent + 8) + "\n" + " " * (indent + 4)
+    if isinstance(v, (tuple, list)) and v and all(isinstance(q, ClosedIR) for q in v):
+        return "(" + ", ".join(_fmt_param(q, names, indent) for q in v) + ")"
     if isinstance(v, np.dtype):
         return v.name
     if isinstance(v, type) and issubclass(v, np.generic):
