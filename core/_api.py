@@ -200,7 +200,7 @@ class ShapeDtypeStruct:
 def eval_shape(fun, *args, **kwargs):
     """Shapes and dtypes of ``fun(*args)`` without computing it.
 
-    Args may be arrays or ``ShapeDtypeStruct``s (any pytree).
+    Args may be arrays or ``ShapeDtypeStruct`` objects (any pytree).
 
     Example:
         >>> import derivax, derivax.numpy as dnp

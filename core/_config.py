@@ -27,6 +27,8 @@ Options:
         None turns the disk cache off.
     blas_threads (int >= 1 or None, default None): threads for BLAS calls; None keeps the
         BLAS library's own default.
+    check_ir (bool, default False): type-check every IR that ``jit`` traces (on in the
+        test suite; costs tracing time).
 
 Environment variables: booleans accept ``1/0, true/false, yes/no, on/off`` (any case);
 ``none`` means None for options that accept it; an empty variable counts as unset. An
@@ -197,6 +199,7 @@ _OPTIONS: dict[str, _Option] = {
         _Option("disable_jit", False, _check_bool, "True or False"),
         _Option("cache_dir", "~/.cache/derivax", _check_path, "a path or None"),
         _Option("blas_threads", None, _check_int(1, True), "an int >= 1 or None"),
+        _Option("check_ir", False, _check_bool, "True or False"),
     )
 }
 
@@ -257,6 +260,7 @@ class Config:
     disable_jit: bool
     cache_dir: str | None
     blas_threads: int | None
+    check_ir: bool
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
@@ -389,7 +393,7 @@ class Config:
 
         Example:
             >>> sorted(config.values())[:3]
-            ['blas_threads', 'cache_dir', 'debug_index_checks']
+            ['blas_threads', 'cache_dir', 'check_ir']
         """
         state = self.__dict__
         return {name: state[name] for name in _OPTIONS}

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _dtypes
+from ._config import config
 
 # --------------------------------------------------------------------------- errors
 
@@ -174,7 +175,10 @@ class Primitive:
                 if isinstance(a, Tracer):
                     break
             else:
-                return self.impl(*args, **params)
+                out = self.impl(*args, **params)
+                if config.debug_nans:
+                    _check_nans(self, out)
+                return out
         return _bind_traced(self, args, params)
 
     def rule(self, kind: str) -> Callable:
@@ -197,6 +201,24 @@ class Primitive:
 
 
 REGISTRY: dict[str, Primitive] = {}
+
+
+class NaNError(DerivaxError, FloatingPointError):
+    """With ``config.debug_nans`` on, an operation produced a NaN. The message names the
+    first primitive whose output contained one and your line; inspect its inputs there (log
+    of a negative, 0/0, inf - inf, sqrt of a negative are the usual causes)."""
+
+
+def _check_nans(prim, out):
+    outs = out if prim.multiple_results else [out]
+    for o in outs:
+        v = getattr(o, "_value", None)
+        if v is not None and v.dtype.kind in "fc" and np.isnan(v).any():
+            raise NaNError(
+                f"debug_nans: the primitive '{prim.name}' produced NaN at "
+                f"{format_frame(user_frame())}. Turn the check off with "
+                "derivax.config.update('debug_nans', False)."
+            )
 
 
 def _bind_traced(prim, args, params):
@@ -269,6 +291,8 @@ def find_top_trace(args) -> Trace:
     for a in args:
         if isinstance(a, Tracer):
             main = a._trace.main
+            if not main.active:
+                raise UnexpectedTracerError(_escaped_tracer_message(a))
             if main.level > top_level:
                 top, top_level = main, main.level
     if top is None:

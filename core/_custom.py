@@ -215,7 +215,7 @@ custom_vjp_call_p.batch = _cvjp_batch
 custom_vjp_call_p.no_rule_reasons["transpose"] = "reverse mode goes through custom_lin."
 
 
-def _lin_impl(*args, num_res, bwd, out_avals):
+def _lin_impl(*args, **params):
     raise CustomVJPError(
         "Forward-mode differentiation (jvp, jacfwd, hessian's inner jacfwd) of a custom_vjp "
         "function is not possible: its rule only gives reverse mode. Use reverse mode "
@@ -254,9 +254,15 @@ custom_lin_p.abstract_eval = lambda *avals, num_res, bwd, out_avals: list(out_av
 custom_lin_p.transpose = _lin_transpose
 custom_lin_p.linear = True
 custom_lin_p.no_rule_reasons["jvp"] = "custom_vjp functions support reverse mode only."
-custom_lin_p.no_rule_reasons["batch"] = (
-    "custom_lin only appears inside linear programs, which are batched as a whole."
-)
+
+
+def _lin_batch(vals, dims, *, num_res, bwd, out_avals):
+    # Reached only when a custom_vjp function's linear part is evaluated forward under vmap,
+    # i.e. forward-mode differentiation (jacfwd) of a custom_vjp function.
+    _lin_impl()
+
+
+custom_lin_p.batch = _lin_batch
 
 
 # --------------------------------------------------------------------------- public decorators

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import time
 import warnings
 import weakref
 
@@ -36,8 +37,22 @@ class RetraceWarning(UserWarning):
     """
 
 
-def run_compiled(call: ClosedIR, args):
-    """Run a jitted program on concrete arrays (the reference back end)."""
+_llvm_run = None
+
+
+def run_compiled(call: ClosedIR, args, donate=()):
+    """Run a jitted program on concrete arrays with the configured back end.
+
+    ``jit_backend="llvm"`` compiles the program (``derivax._compiler``); "reference"
+    evaluates it equation by equation. The debugging options that check every primitive's
+    result (``debug_nans``, ``debug_index_checks``) always use the reference evaluator.
+    ``donate`` lists argument indices whose buffers the compiled program may reuse.
+    """
+    if config.jit_backend == "llvm" and not (config.debug_nans or config.debug_index_checks):
+        global _llvm_run
+        if _llvm_run is None:
+            from ._compiler import run as _llvm_run
+        return _llvm_run(call, args, donate)
     outs = eval_ir(call.ir, call.consts, *args)
     return [o if type(o) is Array else _as_array(o) for o in outs]
 
@@ -142,6 +157,7 @@ class Jitted:
             ]
             self.static_argnames = tuple(dict.fromkeys(self.static_argnames + tuple(extra_names)))
         self._cache: dict = {}
+        self._trace_times: dict = {}
         self._traces = 0
         self._last_sig = None
 
@@ -216,6 +232,7 @@ class Jitted:
                 names = None
         except Exception:  # naming is best effort; never block tracing on it
             names = None
+        t0 = time.perf_counter()
         call, consts = closed_call(
             flat_fun,
             [leaf_aval(x) for x in leaves],
@@ -223,7 +240,8 @@ class Jitted:
             fun_name=self.name,
             reason="jit",
         )
-        if config.check_ir if hasattr(config, "check_ir") else False:
+        self._trace_times[id(call)] = time.perf_counter() - t0
+        if config.check_ir:
             from ._ir import check_ir
 
             check_ir(call.ir)
@@ -261,11 +279,24 @@ class Jitted:
         )
 
     def _lookup(self, args, kwargs):
-        dyn_args, dyn_kwargs, static_args, static_kw = self._split(args, kwargs)
-        leaves, in_tree = tree_util.flatten((dyn_args, dyn_kwargs))
-        sig = tuple(_sig_of(x) for x in leaves)
-        key = (in_tree, sig, static_args, static_kw, config.trace_context())
-        entry = self._cache.get(key)
+        if not kwargs and not self.static_argnums:
+            # Fast path (the common case): no static arguments, no keywords.
+            leaves, in_tree = tree_util.flatten((args, {}))
+            sig = tuple(
+                (x._value.shape, x._value.dtype, x.weak_type) if type(x) is Array else _sig_of(x)
+                for x in leaves
+            )
+            key = (in_tree, sig, (), (), config.trace_context())
+            entry = self._cache.get(key)
+            if entry is not None:
+                return entry, leaves
+            dyn_args, dyn_kwargs, static_args, static_kw = args, {}, (), ()
+        else:
+            dyn_args, dyn_kwargs, static_args, static_kw = self._split(args, kwargs)
+            leaves, in_tree = tree_util.flatten((dyn_args, dyn_kwargs))
+            sig = tuple(_sig_of(x) for x in leaves)
+            key = (in_tree, sig, static_args, static_kw, config.trace_context())
+            entry = self._cache.get(key)
         if entry is None:
             names = None
             if self._traces:
@@ -290,10 +321,26 @@ class Jitted:
         (call, consts, out_tree), leaves = self._lookup(args, kwargs)
         if _state.dynamic is None and find_top_trace(leaves) is EVAL_TRACE:
             flat = [x if type(x) is Array else _as_array(x) for x in leaves]
-            outs = run_compiled(call, [*consts, *flat])
+            donate = self._donated_leaves(args, len(consts)) if self.donate_argnums else ()
+            outs = run_compiled(call, [*consts, *flat], donate)
         else:
             outs = jit_call_p.bind(*consts, *leaves, call=call, name=self.name)
         return tree_util.unflatten(out_tree, outs)
+
+    def _donated_leaves(self, args, offset):
+        """Flat argument indices (after ``offset`` constants) of the donated arguments."""
+        n = len(args)
+        donated = {a % n for a in self.donate_argnums if -n <= a < n}
+        static = {a % n for a in self.static_argnums if -n <= a < n}
+        out, pos = [], offset
+        for i, a in enumerate(args):
+            if i in static:
+                continue
+            k = len(tree_util.leaves(a))
+            if i in donated:
+                out.extend(range(pos, pos + k))
+            pos += k
+        return tuple(out)
 
     # -- inspection
     def trace(self, *args, **kwargs):
@@ -304,10 +351,11 @@ class Jitted:
     def lower(self, *args, **kwargs):
         """Trace for these arguments; returns a ``Lowered`` object to inspect or compile."""
         (call, consts, out_tree), _ = self._lookup(args, kwargs)
-        return Lowered(self, call, consts, out_tree)
+        return Lowered(self, call, consts, out_tree, self._trace_times.get(id(call)))
 
     def clear_cache(self):
         self._cache.clear()
+        self._trace_times.clear()
         self._traces = 0
         self._last_sig = None
 
@@ -325,26 +373,29 @@ def _fmt_sig(s):
 class Lowered:
     """The traced program of a jitted function for one argument signature.
 
-    ``as_text("ir")`` shows the IR; the compiler adds ``"fusion"`` and ``"llvm"``.
+    ``as_text(dialect)`` shows it: ``"traced"`` (as traced), ``"ir"`` (after the
+    compiler's passes), ``"fusion"`` (the kernel schedule), ``"llvm"`` (optimized LLVM
+    IR) or ``"asm"``. ``compile()`` returns a callable with a ``report`` of compile times,
+    kernel count and cache use.
     """
 
-    def __init__(self, jitted, call, consts, out_tree):
+    def __init__(self, jitted, call, consts, out_tree, trace_time=None):
         self._jitted = jitted
         self.call = call
         self.consts = consts
         self.out_tree = out_tree
+        self.trace_time = trace_time
 
     def as_text(self, dialect="ir"):
-        if dialect == "ir":
-            return str(self.call)
-        raise ValueError(
-            f"as_text: unknown dialect {dialect!r}; the reference back end has 'ir'."
-        )
+        from ._compiler.lowering import as_text
+
+        return as_text(self, dialect)
 
     def compile(self):
-        """Return a callable running this program (the reference back end)."""
-        jitted = self._jitted
-        return jitted
+        """Compile with the LLVM back end; returns a callable ``Compiled``."""
+        from ._compiler.lowering import compile_lowered
+
+        return compile_lowered(self)
 
     def __str__(self):
         return self.as_text()

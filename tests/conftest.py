@@ -16,6 +16,11 @@ EXAMPLES = ROOT / "examples"
 if str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
 
+import derivax
+
+# Type-check every IR that jit traces (the checker is the IR's executable specification).
+derivax.config.update("check_ir", True)
+
 try:
     from hypothesis import settings
 except ImportError:  # hypothesis is in the `test` extra; tests that need it import it themselves

@@ -43,6 +43,7 @@ DEFAULTS = {
     "disable_jit": False,
     "cache_dir": "~/.cache/derivax",
     "blas_threads": None,
+    "check_ir": False,
 }
 
 

@@ -322,10 +322,17 @@ integer_pow_p = elementwise(
         lambda t, x, ans, y: (
             Zero.like(t)
             if y == 0
-            else mul(t, mul(_const(x, y), integer_pow(x, y - 1) if y != 1 else _const(x, 1)))
+            else mul(t, _integer_pow_deriv(x, y))
         )
     ],
 )
+
+
+def _integer_pow_deriv(x, y):
+    if y == 1:
+        return _const(x, 1)
+    lower = x if y == 2 else integer_pow(x, y - 1)
+    return mul(_const(x, y), lower)
 
 
 def integer_pow(x, y):

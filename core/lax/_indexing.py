@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._ad_util import Zero, instantiate, is_undefined
+from .._config import config
 from .._core import NotDifferentiableError, Primitive, ShapedArray
 from . import _elementwise as E
 from . import _structural as S
@@ -35,6 +36,15 @@ def _check_mode(mode):
 
 
 def _clamped_starts(starts, shape, sizes):
+    if config.debug_index_checks:
+        for axis, (s, d, z) in enumerate(zip(starts, shape, sizes, strict=True)):
+            s = int(val(s))
+            if not 0 <= s <= d - z:
+                raise IndexError(
+                    f"debug_index_checks: dynamic slice start {s} on axis {axis} does not fit "
+                    f"a window of {z} in size {d}; without the check it is clamped to "
+                    f"{min(max(s, 0), d - z)}."
+                )
     return tuple(
         int(np.clip(int(val(s)), 0, d - z)) for s, d, z in zip(starts, shape, sizes, strict=True)
     )
@@ -237,8 +247,23 @@ def _gather_abstract_eval(x, *idx, mode, fill_value):
     return ShapedArray(ishape + x.shape[len(idx) :], x.dtype, x.weak_type)
 
 
+def _debug_check(op, v, idx):
+    """With ``config.debug_index_checks``, raise on any out-of-bounds index."""
+    for axis, (i, d) in enumerate(zip(idx, v.shape, strict=False)):
+        i = val(i)
+        bad = (i < 0) | (i >= d)
+        if bad.any():
+            raise IndexError(
+                f"debug_index_checks: {op} got index {int(i[bad].flat[0])} for axis {axis} of "
+                f"size {d} (operand shape {v.shape}). Without the check it would be "
+                "clamped (reads) or dropped (updates)."
+            )
+
+
 def _np_indices(v, idx, mode):
     """Normalise index arrays for NumPy: returns (indices, in_bounds mask or None)."""
+    if config.debug_index_checks:
+        _debug_check("gather/scatter", v, idx)
     out, mask = [], None
     for i, d in zip(idx, v.shape, strict=False):
         i = val(i).astype(np.int64)
@@ -266,7 +291,7 @@ def _gather_impl(x, *idx, mode, fill_value):
             fv = np.nan if is_inexact(v.dtype) else (np.iinfo(v.dtype).min if v.dtype != np.bool_ else True)
         m = mask.reshape(mask.shape + (1,) * (out.ndim - mask.ndim))
         out = np.where(m, out, np.asarray(fv, v.dtype))
-    return wrap(np.ascontiguousarray(out), weak(x))
+    return wrap(np.asarray(out), weak(x))
 
 
 def _gather_jvp(primals, tangents, *, mode, fill_value):

@@ -515,7 +515,18 @@ def _dot_abstract_eval(lhs, rhs, *, dimension_numbers, preferred_element_type=No
 
 def _dot_impl(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
     lv, rv = val(lhs), val(rhs)
+    if preferred_element_type is not None and lv.dtype != preferred_element_type:
+        # Accumulate in the preferred type (int8 products summed in int32 must not wrap).
+        lv, rv = lv.astype(preferred_element_type), rv.astype(preferred_element_type)
     (lc, rc), (lb, rb) = dimension_numbers
+    try:
+        mismatch = any(lv.shape[i] != rv.shape[j] for i, j in zip((*lc, *lb), (*rc, *rb)))
+        mismatch = mismatch or len(lc) != len(rc) or len(lb) != len(rb)
+        mismatch = mismatch or min((*lc, *lb, *rc, *rb), default=0) < 0
+    except IndexError:
+        mismatch = True
+    if mismatch:  # the shape rule raises the error that names both shapes
+        _dot_abstract_eval(aval_of(lhs), aval_of(rhs), dimension_numbers=dimension_numbers)
     lf = _free_dims(lv.ndim, lc, lb)
     rf = _free_dims(rv.ndim, rc, rb)
     bshape = tuple(lv.shape[d] for d in lb)

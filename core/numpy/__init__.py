@@ -9,7 +9,7 @@ under ``grad`` and ``vmap``. Type promotion follows JAX's lattice with weak Pyth
 import numpy as _np
 
 from .. import _dtypes
-from . import _methods
+from . import _methods as _methods  # installs Array/tracer operators on import
 from ._creation import arange as arange
 from ._creation import array as array
 from ._creation import asarray as asarray
@@ -193,8 +193,6 @@ inf = _np.inf
 nan = _np.nan
 euler_gamma = _np.euler_gamma
 newaxis = None
-
-_methods.install()
 
 __all__ = sorted(
     name

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import _dtypes
 from .._array import Array, _wrap
-from .._core import Tracer, concrete_or_error, get_aval
+from .._core import ConcretizationTypeError, Tracer, concrete_or_error, get_aval
 from ..lax import _structural as S
 from ._util import asarray_any
 
 
 def _shape_arg(shape, fname):
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
+    if isinstance(shape, (int, np.integer, Tracer)) or getattr(shape, "ndim", None) == 0:
+        shape = (shape,)
     try:
-        shape = tuple(int(s) for s in shape)
+        # A traced size (a shape computed from data) raises ConcretizationTypeError here.
+        shape = tuple(
+            operator.index(concrete_or_error(s, f"the shape argument of {fname}"))
+            if isinstance(s, Tracer)
+            else operator.index(s)  # 2.5 is an error, not a size of 2
+            for s in shape
+        )
+    except ConcretizationTypeError:
+        raise
     except TypeError:
         raise TypeError(
             f"{fname}: shape must be an int or a tuple of ints, got {shape!r}. Shapes must be "

@@ -431,12 +431,20 @@ def power(x1, x2, /):
         (x1,) = promote("power", x1)
         if x2 >= 0 or _dtypes.is_inexact(x1.dtype):
             return E.integer_pow(x1, x2)
+    # As in JAX, a strongly typed integer exponent makes a float result strong (a Python
+    # float raised to an int32 array gives float32, not a weak float).
+    strong_int_exponent = (
+        not _dtypes.is_weakly_typed(x2) and hasattr(x2, "dtype") and np.dtype(x2.dtype).kind in "iu"
+    )
     x1, x2 = binary_args("power", x1, x2)
+    weak = x1.weak_type and x2.weak_type and not strong_int_exponent
     if not _dtypes.is_inexact(x1.dtype):
         if x1.dtype == np.bool_:
             raise TypeError("power: bool operands are not supported; convert to int first.")
-        return _int_power(x1, x2)
-    return E.pow(x1, x2)
+        out = _int_power(x1, x2)
+    else:
+        out = E.pow(x1, x2)
+    return E.convert_element_type(out, out.dtype, weak)
 
 
 pow = power  # noqa: A001

@@ -295,59 +295,54 @@ def broadcast_to_shape_checked(values, shape):
 
 def _static_scatter(x, idx, values, combine, mode):
     xa = get_aval(x)
-    np_idx = _to_numpy_index(idx, xa.shape, mode)
-    flat_pos = np.arange(xa.size, dtype=np.int64).reshape(xa.shape)
-    try:
-        pos = flat_pos[np_idx]
-    except IndexError as e:
-        raise IndexError(
-            f"{e} (in x.at[...] on an array of shape {xa.shape}; pass mode='drop' to skip "
-            "out-of-bounds positions or mode='clip' to clamp them)."
-        ) from None
-    pos = np.asarray(pos)
+    pos = _static_positions(idx, xa.shape, mode)
     upd = broadcast_to_shape_checked(values, pos.shape)
     flat = S.reshape(x, (xa.size,))
+    # Dropped entries point one past the end, where the scatter (mode "drop") skips them.
+    pos = np.where(pos < 0, xa.size, pos)
     pos_arr = _wrap(pos.astype(_index_dtype()) if xa.size < 2**31 else pos)
     out = IX.scatter(flat, [pos_arr], upd, combine=combine, mode="drop")
     return S.reshape(out, xa.shape)
 
 
-def _to_numpy_index(idx, shape, mode):
-    """A NumPy index with concrete arrays; out-of-bounds entries handled by ``mode``."""
-    items = idx if isinstance(idx, tuple) else (idx,)
-    out = []
+def _static_positions(idx, shape, mode):
+    """The flat positions ``x[idx]`` refers to, in NumPy's result layout.
+
+    Out-of-bounds entries follow ``mode``: ``None`` raises IndexError, ``"clip"`` clamps,
+    ``"drop"``/``"fill"`` mark them with -1. The positions are read from an array one
+    larger in every dimension whose extra slots hold -1, so an out-of-bounds index can
+    point at an extra slot whatever the layout of the result (slices are made explicit so
+    that they never reach the extra slots).
+    """
+    entries = _normalize_entries(shape, idx)
+    np_idx = []
     dim = 0
-    for e in items:
-        if isinstance(e, (Array, np.ndarray, list)):
-            v = np.asarray(e._value if type(e) is Array else e)
-            if v.dtype != np.bool_ and mode in ("clip", "drop", "fill") and dim < len(shape):
-                size = shape[dim]
-                if mode == "clip":
-                    v = np.clip(np.where(v < 0, v + size, v), 0, size - 1)
-                else:
-                    v = np.where((v < -size) | (v >= size), size + 2**40, v)
-            out.append(v)
-            dim += v.ndim if v.dtype == np.bool_ else 1
+    for e in entries:
+        if isinstance(e, str):  # "new": a None in the index
+            np_idx.append(None)
+            continue
+        n = shape[dim]
+        if isinstance(e, slice):
+            start, stop, step = e.indices(n)
+            np_idx.append(slice(start, None if stop < 0 else stop, step))
         else:
-            if _is_int_scalar(e) and mode == "clip" and dim < len(shape):
-                e = int(np.clip(e if e >= 0 else e + shape[dim], 0, shape[dim] - 1))
-            out.append(e)
-            if e is not None and e is not Ellipsis:
-                dim += 1
-    if mode in ("drop", "fill"):
-        # Out-of-range markers make NumPy raise; compute positions with them masked out.
-        fixed = []
-        for e in out:
-            if isinstance(e, np.ndarray) and e.dtype != np.bool_ and (e >= 2**40).any():
-                fixed.append(np.where(e >= 2**40, -(2**62), e))
-            else:
-                fixed.append(e)
-        return _DropIndex(tuple(fixed))
-    return tuple(out)
-
-
-class _DropIndex(tuple):
-    """A NumPy index whose out-of-bounds entries are marked by huge negative values."""
+            v = np.asarray(e[1] if isinstance(e, tuple) else e).astype(np.int64)
+            bad = (v < -n) | (v >= n)
+            if bad.any() and mode in (None, "promise_in_bounds"):
+                raise IndexError(
+                    f"index {int(v[bad].flat[0])} is out of bounds for axis {dim} with size "
+                    f"{n} (in x.at[...] on an array of shape {tuple(shape)}; pass "
+                    "mode='drop' to skip out-of-bounds positions or mode='clip' to clamp "
+                    "them)."
+                )
+            v = np.where(v < 0, v + n, v)
+            v = np.clip(v, 0, max(n - 1, 0)) if mode == "clip" else np.where(bad, n, v)
+            np_idx.append(v if v.ndim else int(v))
+        dim += 1
+    size = int(np.prod(shape, dtype=np.int64))
+    extended = np.full(tuple(n + 1 for n in shape), -1, np.int64)
+    extended[tuple(slice(0, n) for n in shape)] = np.arange(size).reshape(shape)
+    return np.asarray(extended[tuple(np_idx)])
 
 
 class _IndexUpdateRef:

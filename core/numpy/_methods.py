@@ -151,3 +151,5 @@ def install():
 _array_hash = Array.__hash__
 _tracer_hash = Tracer.__hash__
 del get_aval
+
+install()

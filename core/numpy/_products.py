@@ -249,7 +249,7 @@ def einsum(subscripts, *operands, optimize="optimal", precision=None, preferred_
                 raise ValueError(
                     f"einsum: index {c!r} has size {sizes[c]} in one operand and {s} in another."
                 )
-            sizes[c] = max(sizes.get(c, 1), s)
+            sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
 
     def needed_later(k):
         rest = "".join(terms[k + 1 :]) + out

@@ -27,6 +27,8 @@ def _prep(fname, a, axis, dtype=None):
     axes = reduction_axes(axis, aval.ndim, fname)
     if dtype is not None:
         a = E.convert_element_type(a, _dtypes.canonicalize_dtype(dtype))
+    elif aval.weak_type:  # reductions give strongly typed results, as in JAX
+        a = E.convert_element_type(a, aval.dtype)
     return a, aval.shape, axes
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
-from .._core import get_aval
+from .._core import ConcretizationTypeError, Tracer, get_aval
 from ..lax import _structural as S
 from ._util import asarray_any, broadcast_shapes, broadcast_to_shape, canonical_axis, promote
 
@@ -12,8 +14,12 @@ from ._util import asarray_any, broadcast_shapes, broadcast_to_shape, canonical_
 def _shape_arg(shape, fname):
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
+    if isinstance(shape, Tracer) or getattr(shape, "ndim", None) == 0:
+        shape = (shape,)
     try:
-        return tuple(int(s) for s in shape)
+        return tuple(operator.index(s) for s in shape)
+    except ConcretizationTypeError:  # a traced size: a shape computed from data
+        raise
     except TypeError:
         raise TypeError(f"{fname}: shape must be an int or a tuple of ints, got {shape!r}.") from None
 

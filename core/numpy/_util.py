@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array, _wrap
-from .._core import Tracer, get_aval
+from .._core import Tracer, _state, get_aval
 from ..lax import _elementwise as E
 from ..lax import _structural as S
 
@@ -51,7 +51,8 @@ def asarray_any(x, dtype=None, *, argname="dtype"):
         return _from_python(x, dtype)
     if isinstance(x, (np.ndarray, np.generic)):
         v = np.asarray(x)
-        if v.dtype == object or v.dtype.kind in "SUMmV":
+        # bfloat16 (from ml_dtypes) has NumPy kind "V"; other void dtypes are records.
+        if v.dtype == object or (v.dtype.kind in "SUMmV" and v.dtype != _dtypes.bfloat16):
             raise TypeError(f"asarray: arrays of dtype {v.dtype} are not supported.")
         target = dtype or _dtypes.canonicalize_dtype(v.dtype, explicit=False)
         with np.errstate(all="ignore"):
@@ -110,8 +111,7 @@ def promote(fname, *args):
             continue
         if not isinstance(a, (Array, Tracer)):
             a = asarray_any(a)
-        a_aval_dtype = a.dtype
-        if a_aval_dtype != dtype or a.weak_type != weak:
+        if a.dtype != dtype or a.weak_type != weak:
             a = E.convert_element_type(a, dtype, weak)
         out.append(a)
     return out
@@ -157,19 +157,32 @@ def broadcast_to_shape(x, shape):
 
 
 def broadcast_all(fname, *args):
-    shapes = [get_aval(a).shape for a in args]
+    shapes = [a.shape for a in args]
     if all(s == shapes[0] for s in shapes):
         return list(args)
     shape = broadcast_shapes(*shapes, fname=fname)
+    if _state.dynamic is None and all(type(a) is Array for a in args):
+        # Eager: NumPy broadcasts inside the elementwise kernels (a view, no copy), which
+        # gives the same values as an explicit broadcast_in_dim.
+        return list(args)
     return [broadcast_to_shape(a, shape) for a in args]
 
 
 def binary_args(fname, x, y):
     """Promote and broadcast two operands (the fast path for equal arrays is inlined)."""
-    if type(x) is Array and type(y) is Array:
-        vx, vy = x._value, y._value
-        if vx.dtype == vy.dtype and x.weak_type == y.weak_type and vx.shape == vy.shape:
-            return x, y
+    tx, ty = type(x), type(y)
+    if tx is Array:
+        if ty is Array:
+            vx, vy = x._value, y._value
+            if vx.dtype == vy.dtype and x.weak_type == y.weak_type and vx.shape == vy.shape:
+                return x, y
+        elif (ty is float or ty is int) and not x.weak_type and x._value.dtype.kind == "f":
+            # A weak Python scalar takes a float array's dtype (the common `x * 2.0`).
+            if _state.dynamic is None:
+                return x, _wrap(np.asarray(y, x._value.dtype))
+    elif ty is Array and (tx is float or tx is int) and not y.weak_type:
+        if y._value.dtype.kind == "f" and _state.dynamic is None:
+            return _wrap(np.asarray(x, y._value.dtype)), y
     x, y = promote(fname, x, y)
     return broadcast_all(fname, x, y)
 
