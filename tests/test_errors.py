@@ -233,13 +233,6 @@ def test_escaped_tracer_used_in_a_new_transformation(transform):
         dx.grad(lambda y: dnp.sum(leaked * y))(dnp.ones(2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a tracer escaped from a finished transformation, used in a new vmap, "
-    "gets the message 'mixed into the transformation at level 1 that runs inside it' "
-    "(with the docstring's raw indentation) instead of 'already finished': "
-    "find_top_trace picks the inactive main when its level ties the new one",
-)
 @pytest.mark.parametrize("transform", ["jit", "vmap", "grad"])
 def test_escaped_tracer_used_in_a_new_vmap(transform):
     leaked = _leak(transform)
@@ -247,12 +240,6 @@ def test_escaped_tracer_used_in_a_new_vmap(transform):
         dx.vmap(lambda y: leaked * y)(dnp.ones(2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a tracer that escaped a finished transformation computes silently "
-    "(returning a new tracer) when used outside any transformation: find_top_trace selects "
-    "its inactive main trace and nothing checks MainTrace.active",
-)
 @pytest.mark.parametrize("transform", ["jit", "vmap", "grad"])
 def test_escaped_tracer_used_eagerly(transform):
     leaked = _leak(transform)

@@ -189,11 +189,6 @@ def test_custom_vjp_rejects_forward_mode():
         dx.jvp(h, (XS,), (np.ones(3, np.float32),))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: jacfwd of a custom_vjp function reaches custom_lin under vmap and "
-    "raises NotImplementedError (no batch rule) instead of CustomVJPError",
-)
 def test_custom_vjp_rejects_jacfwd_with_the_same_error():
     with pytest.raises(dx.CustomVJPError, match="custom_vjp.*reverse mode"):
         dx.jacfwd(h)(XS)
