@@ -12,19 +12,14 @@ Example:
 
 __version__ = "0.1.0"
 
+from . import lax as lax
+from . import nn as nn
+from . import numpy as numpy
+from . import optim as optim
+from . import random as random
+from . import scipy as scipy
+from . import serialization as serialization
 from . import tree as tree
-from ._array import Array as Array
-from ._array import block_until_ready as block_until_ready
-from ._array import device_get as device_get
-from ._array import device_put as device_put
-from ._config import ConfigError as ConfigError
-from ._config import config as config
-from ._config import enable_x64 as enable_x64
-from ._core import ConcretizationTypeError as ConcretizationTypeError
-from ._core import NaNError as NaNError
-from ._core import NotDifferentiableError as NotDifferentiableError
-from ._core import UnexpectedTracerError as UnexpectedTracerError
-from ._dtypes import DtypeError as DtypeError
 from ._api import ShapeDtypeStruct as ShapeDtypeStruct
 from ._api import checkpoint as checkpoint
 from ._api import disable_jit as disable_jit
@@ -42,18 +37,23 @@ from ._api import stop_gradient as stop_gradient
 from ._api import value_and_grad as value_and_grad
 from ._api import vjp as vjp
 from ._api import vmap as vmap
+from ._array import Array as Array
+from ._array import block_until_ready as block_until_ready
+from ._array import device_get as device_get
+from ._array import device_put as device_put
+from ._config import ConfigError as ConfigError
+from ._config import config as config
+from ._config import enable_x64 as enable_x64
+from ._core import ConcretizationTypeError as ConcretizationTypeError
+from ._core import NaNError as NaNError
+from ._core import NotDifferentiableError as NotDifferentiableError
+from ._core import UnexpectedTracerError as UnexpectedTracerError
 from ._custom import CustomVJPError as CustomVJPError
 from ._custom import custom_jvp as custom_jvp
 from ._custom import custom_vjp as custom_vjp
+from ._dtypes import DtypeError as DtypeError
 from ._ir import ClosedIR as ClosedIR
 from ._jit import RetraceWarning as RetraceWarning
-from . import numpy as numpy
-from . import lax as lax
-from . import nn as nn
-from . import scipy as scipy
-from . import random as random
-from . import optim as optim
-from . import serialization as serialization
 
 __all__ = [
     "Array",

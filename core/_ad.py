@@ -62,9 +62,7 @@ class JVPTrace(Trace):
             return [JVPTracer(self, o, Zero.like(o)) for o in outs]
         primal_out, tangent_out = prim.rule("jvp")(primals, tangents, **params)
         if prim.multiple_results:
-            return [
-                JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out, strict=True)
-            ]
+            return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out, strict=True)]
         return [JVPTracer(self, primal_out, tangent_out)]
 
 
@@ -170,8 +168,7 @@ def backward_pass(ir: IR, consts, cts_out):
             reason = eqn.prim.no_rule_reasons.get("transpose")
             raise NotDifferentiableError(
                 f"Reverse-mode differentiation reached '{eqn.prim.name}', which has no "
-                "transpose rule: "
-                + (reason or "it is not linear in its differentiated operand.")
+                "transpose rule: " + (reason or "it is not linear in its differentiated operand.")
             )
         ct_arg = cts if eqn.prim.multiple_results else cts[0]
         cts_in = rule(ct_arg, *invals, **eqn.params)

@@ -145,9 +145,7 @@ def make_jaxpr(fun, static_argnums=(), *, return_shape=False):
 
         n = len(consts)
         ir = call.ir
-        closed = ClosedIR(
-            IR(ir.invars[:n], ir.invars[n:], ir.outvars, ir.eqns), consts, j.name
-        )
+        closed = ClosedIR(IR(ir.invars[:n], ir.invars[n:], ir.outvars, ir.eqns), consts, j.name)
         if return_shape:
             shapes = tree_util.unflatten(
                 out_tree, [ShapeDtypeStruct(a.shape, a.dtype) for a in call.out_avals]
@@ -185,9 +183,9 @@ class ShapeDtypeStruct:
         return ShapedArray(self.shape, self.dtype, self.weak_type)
 
     def __eq__(self, other):
-        return (
-            isinstance(other, ShapeDtypeStruct)
-            and (self.shape, self.dtype) == (other.shape, other.dtype)
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (
+            other.shape,
+            other.dtype,
         )
 
     def __hash__(self):
@@ -393,8 +391,7 @@ def vjp(fun, *primals, has_aux=False):
             ca = get_aval(c)
             if ca.shape != a.shape:
                 raise ValueError(
-                    f"vjp: a cotangent has shape {ca.shape} but the output has shape "
-                    f"{a.shape}."
+                    f"vjp: a cotangent has shape {ca.shape} but the output has shape {a.shape}."
                 )
             fixed.append(E.convert_element_type(c, a.dtype) if ca.dtype != a.dtype else c)
         cts = pullback(fixed)
@@ -712,9 +709,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
                 f"{len(args)} positional arguments; give one entry per argument."
             )
         leaves, in_tree = tree_util.flatten((args, kwargs))
-        axes = _flatten_axes("in_axes", args, in_axes, True) + [0] * len(
-            tree_util.leaves(kwargs)
-        )
+        axes = _flatten_axes("in_axes", args, in_axes, True) + [0] * len(tree_util.leaves(kwargs))
         leaves = [_asarray(x) for x in leaves]
         names = _paths(args, "args") + _paths(kwargs, "kwargs")
         sizes = {}

@@ -77,8 +77,7 @@ def vmap_flat(fun, args, in_dims, out_dims, axis_size, axis_name=None):
     with new_main(BatchTrace, (axis_size, axis_name)) as main:
         trace = BatchTrace(main)
         tracers = [
-            x if d is None else BatchTracer(trace, x, d)
-            for x, d in zip(args, in_dims, strict=True)
+            x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, in_dims, strict=True)
         ]
         outs = fun(*tracers)
         outs = [trace.full_raise(o) for o in outs]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any, Callable
 
 import numpy as np
 
@@ -544,4 +544,3 @@ def safe_zip(*args):
 
 def safe_map(f, *args):
     return [f(*xs) for xs in zip(*args, strict=True)]
-

@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import inspect
 
-import numpy as np
-
 from . import tree as tree_util
 from ._ad import jvp_flat
 from ._ad_util import UndefinedPrimal, Zero, instantiate
@@ -37,9 +35,7 @@ def closed_call(fun, in_avals, *, arg_names=None, fun_name=None, reason="jit"):
 
     Returns ``(closed_ir, consts)``; call it as ``closed_ir(*consts, *args)``.
     """
-    ir, consts = trace_to_ir(
-        fun, in_avals, arg_names=arg_names, fun_name=fun_name, reason=reason
-    )
+    ir, consts = trace_to_ir(fun, in_avals, arg_names=arg_names, fun_name=fun_name, reason=reason)
     ir = IR([], ir.constvars + ir.invars, ir.outvars, ir.eqns)
     return ClosedIR(ir, [], fun_name), consts
 
@@ -424,9 +420,7 @@ def _bind_custom_jvp(cj, nondiff, flat, in_tree):
     call, consts = closed_call(
         flat_fun, [get_aval(x) for x in flat], fun_name=cj.__name__, reason="custom_jvp"
     )
-    outs = custom_jvp_call_p.bind(
-        *consts, *flat, call=call, jvp=flat_jvp, num_consts=len(consts)
-    )
+    outs = custom_jvp_call_p.bind(*consts, *flat, call=call, jvp=flat_jvp, num_consts=len(consts))
     return tree_util.unflatten(out_tree_box[0], outs)
 
 
@@ -557,4 +551,3 @@ def _bind_custom_vjp(cv, nondiff, flat, in_tree):
         *consts, *flat, call=call, fwd=flat_fwd, bwd=flat_bwd, num_consts=len(consts)
     )
     return tree_util.unflatten(out_tree_box[0], outs)
-

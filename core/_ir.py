@@ -367,8 +367,7 @@ def check_ir(ir: IR) -> None:
         for x in eqn.inputs:
             if isinstance(x, Var) and x not in defined:
                 raise IRTypeError(
-                    f"equation {i} ({eqn.prim}) uses a variable before it is defined.\n"
-                    f"{pp_ir(ir)}"
+                    f"equation {i} ({eqn.prim}) uses a variable before it is defined.\n{pp_ir(ir)}"
                 )
         avals_in = [x.aval for x in eqn.inputs]
         out = eqn.prim.rule("abstract_eval")(*avals_in, **eqn.params)
@@ -460,7 +459,11 @@ def _pp(ir: IR, names, indent=0):
         shown = {k: v for k, v in params.items() if v is not None}
         ptxt = ""
         if shown:
-            ptxt = "[" + " ".join(f"{k}={_fmt_param(v, names, indent)}" for k, v in shown.items()) + "]"
+            ptxt = (
+                "["
+                + " ".join(f"{k}={_fmt_param(v, names, indent)}" for k, v in shown.items())
+                + "]"
+            )
         ins = " ".join(name(v) for v in eqn.inputs)
         lines.append(f"{pad}    {outs} = {eqn.prim.name}{ptxt} {ins}".rstrip())
     outs = ", ".join(name(v) for v in ir.outvars)

@@ -150,10 +150,16 @@ class Jitted:
                         f"{self.name}{self._sig}."
                     )
             # A static name also makes its position static, and vice versa (as in JAX).
-            extra = [self._param_names.index(nm) for nm in self.static_argnames if nm in self._param_names]
+            extra = [
+                self._param_names.index(nm)
+                for nm in self.static_argnames
+                if nm in self._param_names
+            ]
             self.static_argnums = tuple(sorted(set(self.static_argnums) | set(extra)))
             extra_names = [
-                self._param_names[i] for i in self.static_argnums if -len(self._param_names) <= i < len(self._param_names)
+                self._param_names[i]
+                for i in self.static_argnums
+                if -len(self._param_names) <= i < len(self._param_names)
             ]
             self.static_argnames = tuple(dict.fromkeys(self.static_argnames + tuple(extra_names)))
         self._cache: dict = {}
@@ -181,9 +187,7 @@ class Jitted:
             try:
                 hash(v)
             except TypeError:
-                label = (
-                    f"argument {where}" if isinstance(where, int) else f"argument {where!r}"
-                )
+                label = f"argument {where}" if isinstance(where, int) else f"argument {where!r}"
                 raise TypeError(
                     f"jit: static {label} of {self.name} has type {type(v).__name__}, which "
                     "is not hashable, so it cannot be a cache key. Pass a hashable value "
@@ -263,9 +267,7 @@ class Jitted:
             for i, (a, b) in enumerate(zip(old_avals, new_avals, strict=True)):
                 if a != b:
                     nm = names[i] if names and i < len(names) else f"leaf {i}"
-                    changes.append(
-                        f"argument {nm} changed from {_fmt_sig(a)} to {_fmt_sig(b)}"
-                    )
+                    changes.append(f"argument {nm} changed from {_fmt_sig(a)} to {_fmt_sig(b)}")
         else:
             changes.append("the structure of the arguments changed")
         frame = user_frame()

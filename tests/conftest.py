@@ -16,7 +16,7 @@ EXAMPLES = ROOT / "examples"
 if str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
 
-import derivax
+import derivax  # noqa: E402 - after the sys.path set-up above
 
 # Type-check every IR that jit traces (the checker is the IR's executable specification).
 derivax.config.update("check_ir", True)

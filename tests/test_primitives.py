@@ -955,7 +955,6 @@ row(
 from derivax.lax import _bits as _bits_mod  # noqa: E402 - the private fma primitive
 from derivax.random import _discrete as _rdiscrete  # noqa: E402 - stable_argsort
 from derivax.random import _gamma as _rgamma  # noqa: E402
-from derivax.random import _poisson as _rpoisson  # noqa: E402
 
 U32 = np.dtype(np.uint32)
 
@@ -1086,6 +1085,8 @@ row(
     out=np.int32,
     no_grad="integer indices",
 )
+
+
 def _gamma_grad_ref(a, x):
     """d x / d a at a fixed CDF value, from scipy's inverse incomplete gamma function."""
     a, x = a.astype(F64), x.astype(F64)

@@ -4,6 +4,10 @@ Unlike ``derivax.numpy``, these functions do not promote dtypes or broadcast: op
 elementwise ops must already share one shape and dtype.
 """
 
+from . import _docs as _docs  # attaches docstrings to the generated functions
+from ._bits import *  # noqa: F403 - each module lists its public names in __all__
+from ._control_flow import *  # noqa: F403
+from ._conv import *  # noqa: F403
 from ._elementwise import abs as abs
 from ._elementwise import acos as acos
 from ._elementwise import acosh as acosh
@@ -84,9 +88,5 @@ from ._structural import slice as slice
 from ._structural import slice_in_dim as slice_in_dim
 from ._structural import squeeze as squeeze
 from ._structural import transpose as transpose
-from . import _docs as _docs  # attaches docstrings to the generated functions
-from ._bits import *  # noqa: F403 - each module lists its public names in __all__
-from ._control_flow import *  # noqa: F403
-from ._conv import *  # noqa: F403
 
 __all__ = sorted(n for n in dir() if not n.startswith("_"))

@@ -258,7 +258,9 @@ exp2_p, exp2 = _unary(
 )
 log_p, log = _unary("log", np.log, _FLOAT, lambda t, x, ans: div(t, x))
 log1p_p, log1p = _unary("log1p", np.log1p, _FLOAT, lambda t, x, ans: div(t, add(x, _const(x, 1))))
-expm1_p, expm1 = _unary("expm1", np.expm1, _FLOAT, lambda t, x, ans: mul(t, add(ans, _const(ans, 1))))
+expm1_p, expm1 = _unary(
+    "expm1", np.expm1, _FLOAT, lambda t, x, ans: mul(t, add(ans, _const(ans, 1)))
+)
 tanh_p, tanh = _unary(
     "tanh", np.tanh, _FLOAT, lambda t, x, ans: mul(t, sub(_const(ans, 1), mul(ans, ans)))
 )
@@ -296,9 +298,7 @@ acosh_p, acosh = _unary(
 atanh_p, atanh = _unary(
     "atanh", np.arctanh, _FLOAT, lambda t, x, ans: div(t, sub(_const(x, 1), mul(x, x)))
 )
-sqrt_p, sqrt = _unary(
-    "sqrt", np.sqrt, _FLOAT, lambda t, x, ans: div(t, mul(_const(ans, 2), ans))
-)
+sqrt_p, sqrt = _unary("sqrt", np.sqrt, _FLOAT, lambda t, x, ans: div(t, mul(_const(ans, 2), ans)))
 rsqrt_p, rsqrt = _unary(
     "rsqrt", _np_rsqrt, _FLOAT, lambda t, x, ans: mul(t, mul(_const(ans, -0.5), div(ans, x)))
 )
@@ -318,13 +318,7 @@ integer_pow_p = elementwise(
     "integer_pow",
     _np_integer_pow,
     _NUM,
-    [
-        lambda t, x, ans, y: (
-            Zero.like(t)
-            if y == 0
-            else mul(t, _integer_pow_deriv(x, y))
-        )
-    ],
+    [lambda t, x, ans, y: Zero.like(t) if y == 0 else mul(t, _integer_pow_deriv(x, y))],
 )
 
 
@@ -375,7 +369,9 @@ def _minmax_jvp(cmp):
 
 
 add_p, add = _binary("add", np.add, _NUM, [lambda t, x, y, ans: t, lambda t, x, y, ans: t])
-sub_p, sub = _binary("sub", np.subtract, _NUM, [lambda t, x, y, ans: t, lambda t, x, y, ans: neg(t)])
+sub_p, sub = _binary(
+    "sub", np.subtract, _NUM, [lambda t, x, y, ans: t, lambda t, x, y, ans: neg(t)]
+)
 mul_p, mul = _binary(
     "mul", np.multiply, _NUM, [lambda t, x, y, ans: mul(t, y), lambda t, x, y, ans: mul(x, t)]
 )
@@ -389,7 +385,10 @@ rem_p, rem = _binary(
     "rem",
     _np_rem,
     _NUM,
-    [lambda t, x, y, ans: t, lambda t, x, y, ans: neg(mul(t, round(sub(div(x, y), div(rem(x, y), y)))))],
+    [
+        lambda t, x, y, ans: t,
+        lambda t, x, y, ans: neg(mul(t, round(sub(div(x, y), div(rem(x, y), y))))),
+    ],
 )
 pow_p, pow = _binary("pow", _np_pow, _FLOAT, [_pow_jvp_lhs, _pow_jvp_rhs])  # noqa: A001
 atan2_p, atan2 = _binary(
@@ -434,7 +433,10 @@ def _mul_transpose(ct, x, y):
     if is_undefined(x) and is_undefined(y):
         raise ValueError("mul is linear in one operand only; both were marked linear.")
     if type(ct) is Zero:
-        return [Zero(x.aval) if is_undefined(x) else None, Zero(y.aval) if is_undefined(y) else None]
+        return [
+            Zero(x.aval) if is_undefined(x) else None,
+            Zero(y.aval) if is_undefined(y) else None,
+        ]
     if is_undefined(x):
         return [mul(ct, y), None]
     return [None, mul(x, ct)]

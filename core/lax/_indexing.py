@@ -96,7 +96,10 @@ def _window_indices(starts, shape, sizes, size):
     nd = len(shape)
     for i, (s, d, z) in enumerate(zip(starts, shape, sizes, strict=True)):
         s = E.convert_element_type(s, np.int32)
-        s = E.max(E.min(s, S.full(aval_of(s).shape, d - z, np.int32)), S.full(aval_of(s).shape, 0, np.int32))
+        s = E.max(
+            E.min(s, S.full(aval_of(s).shape, d - z, np.int32)),
+            S.full(aval_of(s).shape, 0, np.int32),
+        )
         s = S.bdim_to_front(s, 0, size) if aval_of(s).ndim else S.broadcast(s, (size,))
         full_shape = (size, *sizes)
         base = S.broadcast_in_dim(s, full_shape, (0,))
@@ -137,9 +140,7 @@ dynamic_slice_p.linear = True
 
 def dynamic_slice(x, start_indices, slice_sizes):
     """A window of ``slice_sizes`` at traced ``start_indices`` (clamped to stay in bounds)."""
-    return dynamic_slice_p.bind(
-        x, *start_indices, slice_sizes=tuple(int(s) for s in slice_sizes)
-    )
+    return dynamic_slice_p.bind(x, *start_indices, slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 # --------------------------------------------------------------------------- dynamic_update_slice
@@ -180,9 +181,10 @@ def _dus_transpose(ct, x, update, *starts):
     ua = update.aval if is_undefined(update) else aval_of(update)
     xa = x.aval if is_undefined(x) else aval_of(x)
     if type(ct) is Zero:
-        return [Zero(xa) if is_undefined(x) else None, Zero(ua) if is_undefined(update) else None] + [
-            None
-        ] * len(starts)
+        return [
+            Zero(xa) if is_undefined(x) else None,
+            Zero(ua) if is_undefined(update) else None,
+        ] + [None] * len(starts)
     ct_x = ct_u = None
     if is_undefined(x):
         ct_x = dynamic_update_slice_p.bind(ct, S.full(ua.shape, 0, ua.dtype), *starts)
@@ -288,7 +290,11 @@ def _gather_impl(x, *idx, mode, fill_value):
     if mask is not None and not mask.all():
         fv = fill_value
         if fv is None:
-            fv = np.nan if is_inexact(v.dtype) else (np.iinfo(v.dtype).min if v.dtype != np.bool_ else True)
+            fv = (
+                np.nan
+                if is_inexact(v.dtype)
+                else (np.iinfo(v.dtype).min if v.dtype != np.bool_ else True)
+            )
         m = mask.reshape(mask.shape + (1,) * (out.ndim - mask.ndim))
         out = np.where(m, out, np.asarray(fv, v.dtype))
     return wrap(np.asarray(out), weak(x))
@@ -396,7 +402,9 @@ def _scatter_jvp(primals, tangents, *, mode, combine):
     if (type(tx) is Zero and type(tu) is Zero) or not is_inexact(aval_of(ans).dtype):
         return ans, Zero.like(ans)
     if combine in ("set", "add"):
-        return ans, scatter_p.bind(instantiate(tx), *idx, instantiate(tu), mode=mode, combine=combine)
+        return ans, scatter_p.bind(
+            instantiate(tx), *idx, instantiate(tu), mode=mode, combine=combine
+        )
     if combine in ("min", "max"):
         # The tangent follows whichever value won; on a tie the operand wins.
         tx, tu = instantiate(tx), instantiate(tu)
@@ -420,9 +428,11 @@ def _scatter_transpose(ct, x, *rest, mode, combine):
         raise ValueError(f"scatter with combine={combine!r} is not linear.")
     n = len(idx)
     if type(ct) is Zero:
-        return [Zero(x.aval) if is_undefined(x) else None] + [None] * n + [
-            Zero(upd.aval) if is_undefined(upd) else None
-        ]
+        return (
+            [Zero(x.aval) if is_undefined(x) else None]
+            + [None] * n
+            + [Zero(upd.aval) if is_undefined(upd) else None]
+        )
     ct_x = ct_u = None
     if is_undefined(x):
         if combine == "add":
@@ -456,7 +466,9 @@ def _scatter_batch(vals, dims, *, mode, combine):
             ua = aval_of(upd)
             n = len(ishape)
             upd = S.broadcast_in_dim(
-                upd, (*ua.shape[:n], size, *ua.shape[n:]), tuple(i for i in range(ua.ndim + 1) if i != n)
+                upd,
+                (*ua.shape[:n], size, *ua.shape[n:]),
+                tuple(i for i in range(ua.ndim + 1) if i != n),
             )
         else:
             upd = S.moveaxis(upd, ud, len(ishape))

@@ -167,9 +167,7 @@ def broadcast(x, sizes):
     """Add leading dimensions of the given ``sizes``."""
     nd = aval_of(x).ndim
     sizes = tuple(sizes)
-    return broadcast_in_dim(
-        x, sizes + aval_of(x).shape, tuple(range(len(sizes), len(sizes) + nd))
-    )
+    return broadcast_in_dim(x, sizes + aval_of(x).shape, tuple(range(len(sizes), len(sizes) + nd)))
 
 
 # --------------------------------------------------------------------------- reshape
@@ -278,6 +276,7 @@ def transpose(x, permutation):
 
 # --------------------------------------------------------------------------- rev
 
+
 def _rev_abstract_eval(x, *, dimensions):
     canonical_axes(dimensions, x.ndim, "rev dimensions")
     return x
@@ -320,7 +319,9 @@ def _reduce_abstract_eval(kind):
 def _identity(name, dtype):
     dtype = np.dtype(dtype)
     if name == "max":
-        return -np.inf if is_inexact(dtype) else (False if dtype == np.bool_ else np.iinfo(dtype).min)
+        return (
+            -np.inf if is_inexact(dtype) else (False if dtype == np.bool_ else np.iinfo(dtype).min)
+        )
     if name == "min":
         return np.inf if is_inexact(dtype) else (True if dtype == np.bool_ else np.iinfo(dtype).max)
     raise ValueError(name)
@@ -538,9 +539,7 @@ def _dot_impl(lhs, rhs, *, dimension_numbers, preferred_element_type=None):
     b = np.transpose(rv, (*rb, *rc, *rf)).reshape(bsize, k, n)
     with np.errstate(all="ignore"):
         out = np.matmul(a, b)
-    out = out.reshape(
-        bshape + tuple(lv.shape[d] for d in lf) + tuple(rv.shape[d] for d in rf)
-    )
+    out = out.reshape(bshape + tuple(lv.shape[d] for d in lf) + tuple(rv.shape[d] for d in rf))
     dt = preferred_element_type or lv.dtype
     if out.dtype != dt:
         out = out.astype(dt)
@@ -559,11 +558,9 @@ def _dot_transpose_operand(ct, other, this_aval, dimension_numbers, this_is_lhs)
     n_this_free = len(this_free)
     # ct dims: [batch, lhs free, rhs free]; "this" free dims come first when this is lhs.
     if this_is_lhs:
-        ct_this_free = list(range(nb, nb + n_this_free))
         ct_other_free = list(range(nb + n_this_free, nb + n_this_free + len(other_free)))
     else:
         ct_other_free = list(range(nb, nb + len(other_free)))
-        ct_this_free = list(range(nb + len(other_free), nb + len(other_free) + n_this_free))
     dims = ((tuple(ct_other_free), tuple(other_free)), (tuple(range(nb)), tuple(rb)))
     res = dot_general(ct, other, dims)
     # res dims: [batch, this free (in order), other's remaining dims = rc in sorted order]
@@ -601,7 +598,9 @@ def _dot_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type=No
 def _dot_jvp(primals, tangents, *, dimension_numbers, preferred_element_type=None):
     lhs, rhs = primals
     tl, tr = tangents
-    params = dict(dimension_numbers=dimension_numbers, preferred_element_type=preferred_element_type)
+    params = dict(
+        dimension_numbers=dimension_numbers, preferred_element_type=preferred_element_type
+    )
     ans = dot_general_p.bind(lhs, rhs, **params)
     if not is_inexact(aval_of(ans).dtype):
         return ans, Zero.like(ans)
@@ -881,7 +880,11 @@ def _concat_abstract_eval(*xs, dimension):
         if (
             x.dtype != x0.dtype
             or x.ndim != x0.ndim
-            or any(a != b for i, (a, b) in enumerate(zip(x.shape, x0.shape, strict=True)) if i != dimension)
+            or any(
+                a != b
+                for i, (a, b) in enumerate(zip(x.shape, x0.shape, strict=True))
+                if i != dimension
+            )
         ):
             raise TypeError(
                 "concatenate: operands must have the same dtype and the same shape except "
@@ -900,7 +903,9 @@ def _concat_transpose(ct, *xs, dimension):
         n = a.shape[dimension]
         if is_undefined(x):
             out.append(
-                Zero(x.aval) if type(ct) is Zero else slice_in_dim(ct, start, start + n, 1, dimension)
+                Zero(x.aval)
+                if type(ct) is Zero
+                else slice_in_dim(ct, start, start + n, 1, dimension)
             )
         else:
             out.append(None)

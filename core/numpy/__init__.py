@@ -9,6 +9,7 @@ under ``grad`` and ``vmap``. Type promotion follows JAX's lattice with weak Pyth
 import numpy as _np
 
 from .. import _dtypes
+from .._array import Array as _Array
 from . import _methods as _methods  # installs Array/tracer operators on import
 from ._creation import arange as arange
 from ._creation import array as array
@@ -157,8 +158,8 @@ from ._shape import stack as stack
 from ._shape import swapaxes as swapaxes
 from ._shape import transpose as transpose
 from ._shape import vstack as vstack
-from .._array import Array as ndarray
 
+ndarray = _Array
 bool_ = _dtypes.bool_
 bool = _dtypes.bool_  # noqa: A001 - the Array API name
 int8 = _dtypes.int8
@@ -195,7 +196,5 @@ euler_gamma = _np.euler_gamma
 newaxis = None
 
 __all__ = sorted(
-    name
-    for name in dir()
-    if not name.startswith("_") and name not in ("annotations",)
+    name for name in dir() if not name.startswith("_") and name not in ("annotations",)
 )

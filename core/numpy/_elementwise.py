@@ -56,29 +56,138 @@ def _unary_numeric(name, op, what, example):
     return f
 
 
-exp = _unary_inexact("exp", E.exp, "Elementwise e**x.", "dnp.exp(0.0)\n        Array(1., dtype=float32, weak_type=True)")
-exp2 = _unary_inexact("exp2", E.exp2, "Elementwise 2**x.", "dnp.exp2(3.0)\n        Array(8., dtype=float32, weak_type=True)")
-log = _unary_inexact("log", E.log, "Natural logarithm (log of a negative number is nan).", "dnp.log(1.0)\n        Array(0., dtype=float32, weak_type=True)")
-log1p = _unary_inexact("log1p", E.log1p, "log(1 + x), accurate for small x.", "dnp.log1p(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-expm1 = _unary_inexact("expm1", E.expm1, "exp(x) - 1, accurate for small x.", "dnp.expm1(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-sin = _unary_inexact("sin", E.sin, "Elementwise sine.", "dnp.sin(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-cos = _unary_inexact("cos", E.cos, "Elementwise cosine.", "dnp.cos(0.0)\n        Array(1., dtype=float32, weak_type=True)")
-tan = _unary_inexact("tan", E.tan, "Elementwise tangent.", "dnp.tan(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-arcsin = _unary_inexact("arcsin", E.asin, "Inverse sine.", "dnp.arcsin(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-arccos = _unary_inexact("arccos", E.acos, "Inverse cosine.", "dnp.arccos(1.0)\n        Array(0., dtype=float32, weak_type=True)")
-arctan = _unary_inexact("arctan", E.atan, "Inverse tangent.", "dnp.arctan(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-sinh = _unary_inexact("sinh", E.sinh, "Hyperbolic sine.", "dnp.sinh(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-cosh = _unary_inexact("cosh", E.cosh, "Hyperbolic cosine.", "dnp.cosh(0.0)\n        Array(1., dtype=float32, weak_type=True)")
-tanh = _unary_inexact("tanh", E.tanh, "Hyperbolic tangent.", "dnp.tanh(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-arcsinh = _unary_inexact("arcsinh", E.asinh, "Inverse hyperbolic sine.", "dnp.arcsinh(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-arccosh = _unary_inexact("arccosh", E.acosh, "Inverse hyperbolic cosine.", "dnp.arccosh(1.0)\n        Array(0., dtype=float32, weak_type=True)")
-arctanh = _unary_inexact("arctanh", E.atanh, "Inverse hyperbolic tangent.", "dnp.arctanh(0.0)\n        Array(0., dtype=float32, weak_type=True)")
-sqrt = _unary_inexact("sqrt", E.sqrt, "Square root (nan for negative inputs).", "dnp.sqrt(4.0)\n        Array(2., dtype=float32, weak_type=True)")
-cbrt = _unary_inexact("cbrt", E.cbrt, "Cube root.", "dnp.cbrt(8.0)\n        Array(2., dtype=float32, weak_type=True)")
-floor = _unary_inexact("floor", E.floor, "Round down.", "dnp.floor(1.5)\n        Array(1., dtype=float32, weak_type=True)")
-ceil = _unary_inexact("ceil", E.ceil, "Round up.", "dnp.ceil(1.5)\n        Array(2., dtype=float32, weak_type=True)")
-negative = _unary_numeric("negative", E.neg, "Elementwise -x.", "dnp.negative(1)\n        Array(-1, dtype=int32, weak_type=True)")
-sign = _unary_numeric("sign", E.sign, "-1, 0 or 1 by the sign of x.", "dnp.sign(-2.0)\n        Array(-1., dtype=float32, weak_type=True)")
+exp = _unary_inexact(
+    "exp",
+    E.exp,
+    "Elementwise e**x.",
+    "dnp.exp(0.0)\n        Array(1., dtype=float32, weak_type=True)",
+)
+exp2 = _unary_inexact(
+    "exp2",
+    E.exp2,
+    "Elementwise 2**x.",
+    "dnp.exp2(3.0)\n        Array(8., dtype=float32, weak_type=True)",
+)
+log = _unary_inexact(
+    "log",
+    E.log,
+    "Natural logarithm (log of a negative number is nan).",
+    "dnp.log(1.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+log1p = _unary_inexact(
+    "log1p",
+    E.log1p,
+    "log(1 + x), accurate for small x.",
+    "dnp.log1p(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+expm1 = _unary_inexact(
+    "expm1",
+    E.expm1,
+    "exp(x) - 1, accurate for small x.",
+    "dnp.expm1(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+sin = _unary_inexact(
+    "sin",
+    E.sin,
+    "Elementwise sine.",
+    "dnp.sin(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+cos = _unary_inexact(
+    "cos",
+    E.cos,
+    "Elementwise cosine.",
+    "dnp.cos(0.0)\n        Array(1., dtype=float32, weak_type=True)",
+)
+tan = _unary_inexact(
+    "tan",
+    E.tan,
+    "Elementwise tangent.",
+    "dnp.tan(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+arcsin = _unary_inexact(
+    "arcsin",
+    E.asin,
+    "Inverse sine.",
+    "dnp.arcsin(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+arccos = _unary_inexact(
+    "arccos",
+    E.acos,
+    "Inverse cosine.",
+    "dnp.arccos(1.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+arctan = _unary_inexact(
+    "arctan",
+    E.atan,
+    "Inverse tangent.",
+    "dnp.arctan(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+sinh = _unary_inexact(
+    "sinh",
+    E.sinh,
+    "Hyperbolic sine.",
+    "dnp.sinh(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+cosh = _unary_inexact(
+    "cosh",
+    E.cosh,
+    "Hyperbolic cosine.",
+    "dnp.cosh(0.0)\n        Array(1., dtype=float32, weak_type=True)",
+)
+tanh = _unary_inexact(
+    "tanh",
+    E.tanh,
+    "Hyperbolic tangent.",
+    "dnp.tanh(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+arcsinh = _unary_inexact(
+    "arcsinh",
+    E.asinh,
+    "Inverse hyperbolic sine.",
+    "dnp.arcsinh(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+arccosh = _unary_inexact(
+    "arccosh",
+    E.acosh,
+    "Inverse hyperbolic cosine.",
+    "dnp.arccosh(1.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+arctanh = _unary_inexact(
+    "arctanh",
+    E.atanh,
+    "Inverse hyperbolic tangent.",
+    "dnp.arctanh(0.0)\n        Array(0., dtype=float32, weak_type=True)",
+)
+sqrt = _unary_inexact(
+    "sqrt",
+    E.sqrt,
+    "Square root (nan for negative inputs).",
+    "dnp.sqrt(4.0)\n        Array(2., dtype=float32, weak_type=True)",
+)
+cbrt = _unary_inexact(
+    "cbrt", E.cbrt, "Cube root.", "dnp.cbrt(8.0)\n        Array(2., dtype=float32, weak_type=True)"
+)
+floor = _unary_inexact(
+    "floor",
+    E.floor,
+    "Round down.",
+    "dnp.floor(1.5)\n        Array(1., dtype=float32, weak_type=True)",
+)
+ceil = _unary_inexact(
+    "ceil", E.ceil, "Round up.", "dnp.ceil(1.5)\n        Array(2., dtype=float32, weak_type=True)"
+)
+negative = _unary_numeric(
+    "negative",
+    E.neg,
+    "Elementwise -x.",
+    "dnp.negative(1)\n        Array(-1, dtype=int32, weak_type=True)",
+)
+sign = _unary_numeric(
+    "sign",
+    E.sign,
+    "-1, 0 or 1 by the sign of x.",
+    "dnp.sign(-2.0)\n        Array(-1., dtype=float32, weak_type=True)",
+)
 
 arcsin.__name__ = "arcsin"
 asin, acos, atan = arcsin, arccos, arctan
@@ -231,21 +340,88 @@ def _binary(name, op, what, example, inexact=False):
     return f
 
 
-add = _binary("add", E.add, "Elementwise sum.", "dnp.add(dnp.array([1.0, 2.0]), 1.0)\n        Array([2., 3.], dtype=float32)")
-subtract = _binary("subtract", E.sub, "Elementwise difference.", "dnp.subtract(3, 1)\n        Array(2, dtype=int32, weak_type=True)")
-multiply = _binary("multiply", E.mul, "Elementwise product.", "dnp.multiply(dnp.array([1.0, 2.0]), 3.0)\n        Array([3., 6.], dtype=float32)")
-true_divide = _binary("true_divide", E.div, "Elementwise division (ints give floats).", "dnp.true_divide(1, 2)\n        Array(0.5, dtype=float32, weak_type=True)", inexact=True)
+add = _binary(
+    "add",
+    E.add,
+    "Elementwise sum.",
+    "dnp.add(dnp.array([1.0, 2.0]), 1.0)\n        Array([2., 3.], dtype=float32)",
+)
+subtract = _binary(
+    "subtract",
+    E.sub,
+    "Elementwise difference.",
+    "dnp.subtract(3, 1)\n        Array(2, dtype=int32, weak_type=True)",
+)
+multiply = _binary(
+    "multiply",
+    E.mul,
+    "Elementwise product.",
+    "dnp.multiply(dnp.array([1.0, 2.0]), 3.0)\n        Array([3., 6.], dtype=float32)",
+)
+true_divide = _binary(
+    "true_divide",
+    E.div,
+    "Elementwise division (ints give floats).",
+    "dnp.true_divide(1, 2)\n        Array(0.5, dtype=float32, weak_type=True)",
+    inexact=True,
+)
 divide = true_divide
-maximum = _binary("maximum", E.max, "Elementwise maximum (nan propagates).", "dnp.maximum(dnp.array([1.0, 5.0]), 3.0)\n        Array([3., 5.], dtype=float32)")
-minimum = _binary("minimum", E.min, "Elementwise minimum (nan propagates).", "dnp.minimum(dnp.array([1.0, 5.0]), 3.0)\n        Array([1., 3.], dtype=float32)")
-arctan2 = _binary("arctan2", E.atan2, "Angle of (x2, x1) in radians.", "dnp.arctan2(1.0, 1.0)\n        Array(0.7853982, dtype=float32, weak_type=True)", inexact=True)
+maximum = _binary(
+    "maximum",
+    E.max,
+    "Elementwise maximum (nan propagates).",
+    "dnp.maximum(dnp.array([1.0, 5.0]), 3.0)\n        Array([3., 5.], dtype=float32)",
+)
+minimum = _binary(
+    "minimum",
+    E.min,
+    "Elementwise minimum (nan propagates).",
+    "dnp.minimum(dnp.array([1.0, 5.0]), 3.0)\n        Array([1., 3.], dtype=float32)",
+)
+arctan2 = _binary(
+    "arctan2",
+    E.atan2,
+    "Angle of (x2, x1) in radians.",
+    "dnp.arctan2(1.0, 1.0)\n        Array(0.7853982, dtype=float32, weak_type=True)",
+    inexact=True,
+)
 atan2 = arctan2
-equal = _binary("equal", E.eq, "Elementwise ==.", "dnp.equal(dnp.array([1, 2]), 2)\n        Array([False,  True], dtype=bool)")
-not_equal = _binary("not_equal", E.ne, "Elementwise !=.", "dnp.not_equal(dnp.array([1, 2]), 2)\n        Array([ True, False], dtype=bool)")
-less = _binary("less", E.lt, "Elementwise <.", "dnp.less(dnp.array([1, 2]), 2)\n        Array([ True, False], dtype=bool)")
-less_equal = _binary("less_equal", E.le, "Elementwise <=.", "dnp.less_equal(dnp.array([1, 2]), 2)\n        Array([ True,  True], dtype=bool)")
-greater = _binary("greater", E.gt, "Elementwise >.", "dnp.greater(dnp.array([1, 3]), 2)\n        Array([False,  True], dtype=bool)")
-greater_equal = _binary("greater_equal", E.ge, "Elementwise >=.", "dnp.greater_equal(dnp.array([1, 3]), 2)\n        Array([False,  True], dtype=bool)")
+equal = _binary(
+    "equal",
+    E.eq,
+    "Elementwise ==.",
+    "dnp.equal(dnp.array([1, 2]), 2)\n        Array([False,  True], dtype=bool)",
+)
+not_equal = _binary(
+    "not_equal",
+    E.ne,
+    "Elementwise !=.",
+    "dnp.not_equal(dnp.array([1, 2]), 2)\n        Array([ True, False], dtype=bool)",
+)
+less = _binary(
+    "less",
+    E.lt,
+    "Elementwise <.",
+    "dnp.less(dnp.array([1, 2]), 2)\n        Array([ True, False], dtype=bool)",
+)
+less_equal = _binary(
+    "less_equal",
+    E.le,
+    "Elementwise <=.",
+    "dnp.less_equal(dnp.array([1, 2]), 2)\n        Array([ True,  True], dtype=bool)",
+)
+greater = _binary(
+    "greater",
+    E.gt,
+    "Elementwise >.",
+    "dnp.greater(dnp.array([1, 3]), 2)\n        Array([False,  True], dtype=bool)",
+)
+greater_equal = _binary(
+    "greater_equal",
+    E.ge,
+    "Elementwise >=.",
+    "dnp.greater_equal(dnp.array([1, 3]), 2)\n        Array([False,  True], dtype=bool)",
+)
 
 
 def _int_or_bool(name, x1, x2):

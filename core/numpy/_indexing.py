@@ -53,13 +53,21 @@ def _normalize_entries(shape, idx):
                         "a slice. Use derivax.lax.dynamic_slice(x, starts, sizes) for a "
                         "window at a traced position."
                     )
-            entries.append(slice(*(None if p is None else int(p) for p in (e.start, e.stop, e.step))))
+            entries.append(
+                slice(*(None if p is None else int(p) for p in (e.start, e.stop, e.step)))
+            )
         elif _is_int_scalar(e):
             entries.append(int(e))
         elif isinstance(e, (bool, np.bool_)):
             raise IndexError("Indexing with a Python bool is not supported; use a bool array.")
         elif isinstance(e, (Array, Tracer, np.ndarray, list, tuple)):
-            arr = e if isinstance(e, (Array, Tracer)) else asarray_any(np.asarray(e) if not isinstance(e, list) or e else np.asarray(e, np.int32))
+            arr = (
+                e
+                if isinstance(e, (Array, Tracer))
+                else asarray_any(
+                    np.asarray(e) if not isinstance(e, list) or e else np.asarray(e, np.int32)
+                )
+            )
             dt = get_aval(arr).dtype
             if dt == np.bool_:
                 if isinstance(arr, Tracer):
@@ -462,11 +470,13 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     if not _dtypes.is_int(ia.dtype):
         raise TypeError(f"take_along_axis: indices must be integers, got {ia.dtype}.")
     axis = canonical_axis(axis, aa.ndim, "take_along_axis")
-    shape = list(broadcast_shapes(
-        tuple(1 if d == axis else s for d, s in enumerate(aa.shape)),
-        tuple(1 if d == axis else s for d, s in enumerate(ia.shape)),
-        fname="take_along_axis",
-    ))
+    shape = list(
+        broadcast_shapes(
+            tuple(1 if d == axis else s for d, s in enumerate(aa.shape)),
+            tuple(1 if d == axis else s for d, s in enumerate(ia.shape)),
+            fname="take_along_axis",
+        )
+    )
     shape[axis] = ia.shape[axis]
     shape = tuple(shape)
     idx = _prepare_index_array(indices, aa.shape[axis], axis, mode)
@@ -479,9 +489,9 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
             arrays.append(S.iota(_index_dtype(), shape, d))
     src = arr
     if any(aa.shape[d] == 1 and shape[d] != 1 for d in range(aa.ndim) if d != axis):
-        src = broadcast_to_shape(arr, tuple(
-            shape[d] if d != axis else aa.shape[d] for d in range(aa.ndim)
-        ))
+        src = broadcast_to_shape(
+            arr, tuple(shape[d] if d != axis else aa.shape[d] for d in range(aa.ndim))
+        )
     gmode = "clip" if mode in (None, "promise_in_bounds", "clip") else "fill"
     return IX.gather(src, arrays, mode=gmode, fill_value=fill_value)
 

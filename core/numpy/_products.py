@@ -22,8 +22,7 @@ def matmul(x1, x2, /):
     sa, sb = get_aval(a).shape, get_aval(b).shape
     if not sa or not sb:
         raise ValueError(
-            f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; use * for "
-            "scalars."
+            f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; use * for scalars."
         )
     a_vec, b_vec = len(sa) == 1, len(sb) == 1
     if a_vec:
@@ -199,8 +198,7 @@ def _parse_einsum(subscripts, shapes):
     for t, shape in zip(expanded, shapes, strict=True):
         if len(t) != len(shape):
             raise ValueError(
-                f"einsum: subscripts {t!r} have {len(t)} letters but the operand has shape "
-                f"{shape}."
+                f"einsum: subscripts {t!r} have {len(t)} letters but the operand has shape {shape}."
             )
     return expanded, out
 
@@ -270,8 +268,10 @@ def einsum(subscripts, *operands, optimize="optimal", precision=None, preferred_
             (tuple(tx.index(c) for c in batch), tuple(ty.index(c) for c in batch)),
         )
         x = S.dot_general(x, y, dn)
-        tx = "".join(batch) + "".join(c for c in tx if c not in shared) + "".join(
-            c for c in ty if c not in shared
+        tx = (
+            "".join(batch)
+            + "".join(c for c in tx if c not in shared)
+            + "".join(c for c in ty if c not in shared)
         )
     x, tx = _reduce_unused(x, tx, out)
     if sorted(tx) != sorted(out):

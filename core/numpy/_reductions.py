@@ -35,8 +35,8 @@ def _prep(fname, a, axis, dtype=None):
 def _sum_dtype(a):
     dt = get_aval(a).dtype
     if dt == np.bool_ or (_dtypes.is_int(dt) and np.dtype(dt).itemsize < 4):
-        return _dtypes.default_int_dtype() if dt == np.bool_ or dt.kind == "i" else np.dtype(
-            np.uint32
+        return (
+            _dtypes.default_int_dtype() if dt == np.bool_ or dt.kind == "i" else np.dtype(np.uint32)
         )
     return None
 
@@ -145,7 +145,7 @@ def all(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
     a, shape, axes = _prep("all", a, axis)
     a = _as_bool(a)
     if where is not None:
-        from ._elementwise import logical_or, logical_not
+        from ._elementwise import logical_not, logical_or
 
         a = logical_or(a, logical_not(where))
     return _keep(S.reduce_and(a, axes), shape, axes, keepdims)
@@ -193,7 +193,12 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
         s = sum(a, axis, keepdims=keepdims, where=where)
         from ._shape import broadcast_to
 
-        n = sum(broadcast_to(asarray_any(where), shape), axis, dtype=get_aval(a).dtype, keepdims=keepdims)
+        n = sum(
+            broadcast_to(asarray_any(where), shape),
+            axis,
+            dtype=get_aval(a).dtype,
+            keepdims=keepdims,
+        )
         return E.div(s, n)
     s = S.reduce_sum(a, axes)
     n = S.full(get_aval(s).shape, _count(shape, axes), get_aval(s).dtype)

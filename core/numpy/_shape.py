@@ -21,7 +21,9 @@ def _shape_arg(shape, fname):
     except ConcretizationTypeError:  # a traced size: a shape computed from data
         raise
     except TypeError:
-        raise TypeError(f"{fname}: shape must be an int or a tuple of ints, got {shape!r}.") from None
+        raise TypeError(
+            f"{fname}: shape must be an int or a tuple of ints, got {shape!r}."
+        ) from None
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
@@ -251,9 +253,7 @@ def stack(arrays, axis=0, dtype=None):
         raise ValueError("stack needs at least one array.")
     shapes = {get_aval(a).shape for a in arrays}
     if len(shapes) != 1:
-        raise ValueError(
-            f"stack: all arrays must have the same shape, got {sorted(shapes)}."
-        )
+        raise ValueError(f"stack: all arrays must have the same shape, got {sorted(shapes)}.")
     nd = get_aval(arrays[0]).ndim + 1
     axis = canonical_axis(axis, nd, "stack")
     return concatenate([expand_dims(a, axis) for a in arrays], axis, dtype)
@@ -311,9 +311,7 @@ def atleast_1d(*arys):
         >>> dnp.atleast_1d(1.0).shape
         (1,)
     """
-    res = [
-        reshape(a, (1,)) if get_aval(a).ndim == 0 else a for a in (asarray_any(x) for x in arys)
-    ]
+    res = [reshape(a, (1,)) if get_aval(a).ndim == 0 else a for a in (asarray_any(x) for x in arys)]
     return res[0] if len(res) == 1 else res
 
 

@@ -79,9 +79,7 @@ def asarray_any(x, dtype=None, *, argname="dtype"):
         return _wrap(v.astype(dtype))
     if hasattr(x, "__array__"):
         return asarray_any(np.asarray(x), dtype)
-    raise TypeError(
-        f"asarray: cannot convert an object of type {type(x).__name__} to an array."
-    )
+    raise TypeError(f"asarray: cannot convert an object of type {type(x).__name__} to an array.")
 
 
 def _flat_seq(x):
@@ -191,9 +189,7 @@ def canonical_axis(axis, ndim, fname, argname="axis"):
     if not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{fname}: {argname} must be an int, got {type(axis).__name__}.")
     if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(
-            f"{fname}: {argname}={axis} is out of bounds for an array of rank {ndim}."
-        )
+        raise ValueError(f"{fname}: {argname}={axis} is out of bounds for an array of rank {ndim}.")
     return int(axis) % max(ndim, 1)
 
 
