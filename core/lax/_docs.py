@@ -223,7 +223,7 @@ _DOCS = {
         "Array([0.], dtype=float32)",
     ),
     "logistic": (
-        "The logistic sigmoid 1 / (1 + exp(-x)), stable for large |x|.",
+        "The logistic sigmoid 1 / (1 + exp(-x)), stable for inputs of large magnitude.",
         "lax.logistic(dnp.array([0.0]))",
         "Array([0.5], dtype=float32)",
     ),
