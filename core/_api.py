@@ -62,6 +62,29 @@ def _check_differentiable(leaves, names, fname, allow_int):
             )
 
 
+def _diff_args(fun, args, kwargs, argnums, fname, allow_int):
+    """Split ``args`` into the differentiated leaves and a function of those leaves.
+
+    Returns ``(single, d_leaves, d_tree, call)`` where ``call(*leaves)`` runs ``fun`` with
+    the differentiated arguments replaced (other arguments and ``kwargs`` stay fixed).
+    """
+    single, nums = _argnums_tuple(argnums, len(args), fname)
+    d_leaves, d_tree = tree_util.flatten(tuple(args[i] for i in nums))
+    d_leaves = [_asarray(x) for x in d_leaves]
+    names = []
+    for i in nums:
+        names += _paths(args[i], f"args[{i}]")
+    _check_differentiable(d_leaves, names, fname, allow_int)
+
+    def call(*xs):
+        full = list(args)
+        for i, v in zip(nums, tree_util.unflatten(d_tree, list(xs)), strict=True):
+            full[i] = v
+        return fun(*full, **kwargs)
+
+    return single, d_leaves, d_tree, call
+
+
 def _paths(tree, prefix):
     try:
         return [prefix + tree_util.keystr(p) for p, _ in tree_util.flatten_with_path(tree)[0]]
@@ -423,22 +446,11 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
     @functools.wraps(fun)
     def vg(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), "grad")
-        diff_args = tuple(args[i] for i in nums)
-        d_leaves, d_tree = tree_util.flatten(diff_args)
-        d_leaves = [_asarray(x) for x in d_leaves]
-        names = []
-        for i in nums:
-            names += _paths(args[i], f"args[{i}]")
-        _check_differentiable(d_leaves, names, fname, allow_int)
+        single, d_leaves, d_tree, call = _diff_args(fun, args, kwargs, argnums, fname, allow_int)
         box = []
 
         def flat_fun(*xs):
-            diff = tree_util.unflatten(d_tree, list(xs))
-            full = list(args)
-            for i, v in zip(nums, diff, strict=True):
-                full[i] = v
-            out = fun(*full, **kwargs)
+            out = call(*xs)
             if has_aux:
                 out, aux = _split_aux(out, "grad")
                 box.append(aux)
@@ -560,22 +572,11 @@ def _jacobian(fun, argnums, has_aux, mode):
 
     @functools.wraps(fun)
     def jac(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), fname)
-        diff_args = tuple(args[i] for i in nums)
-        d_leaves, d_tree = tree_util.flatten(diff_args)
-        d_leaves = [_asarray(x) for x in d_leaves]
-        names = []
-        for i in nums:
-            names += _paths(args[i], f"args[{i}]")
-        _check_differentiable(d_leaves, names, fname, False)
+        single, d_leaves, d_tree, call = _diff_args(fun, args, kwargs, argnums, fname, False)
         box = []
 
         def flat_fun(*xs):
-            diff = tree_util.unflatten(d_tree, list(xs))
-            full = list(args)
-            for i, v in zip(nums, diff, strict=True):
-                full[i] = v
-            out = fun(*full, **kwargs)
+            out = call(*xs)
             if has_aux:
                 out, aux = _split_aux(out, fname)
                 box.append(aux)
