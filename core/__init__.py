@@ -17,6 +17,7 @@ from . import nn as nn
 from . import numpy as numpy
 from . import optim as optim
 from . import random as random
+from . import core as core
 from . import scipy as scipy
 from . import serialization as serialization
 from . import tree as tree
@@ -70,6 +71,7 @@ __all__ = [
     "block_until_ready",
     "checkpoint",
     "config",
+    "core",
     "custom_jvp",
     "custom_vjp",
     "device_get",

@@ -285,6 +285,20 @@ def no_dynamic():
         _state.dynamic = prev
 
 
+def get_opaque_trace_state():
+    """An opaque, comparable snapshot of the active transformations.
+
+    Libraries compare two snapshots to detect that code runs under a transformation that
+    was entered after a point of interest (e.g. a plain ``jit`` inside a module transform).
+
+    Example:
+        >>> import derivax
+        >>> derivax.core.get_opaque_trace_state() == derivax.core.get_opaque_trace_state()
+        True
+    """
+    return (tuple(_state.stack), _state.dynamic)
+
+
 def find_top_trace(args) -> Trace:
     top = _state.dynamic
     top_level = top.level if top is not None else 0
