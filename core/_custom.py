@@ -83,11 +83,19 @@ def _jit_batch(vals, dims, *, call, name):
     return outs, [0] * len(outs)
 
 
+def _jit_batch_with_axis(payload, vals, dims, *, call, name):
+    # Keep the vmap's axis name visible to collectives (lax.psum) inside the jitted body.
+    size, axis_name = payload
+    outs = vmap_flat(call, vals, dims, lambda n: [0] * n, size, axis_name)
+    return outs, [0] * len(outs)
+
+
 jit_call_p = Primitive("jit_call", multiple_results=True)
 jit_call_p.impl = _jit_impl
 jit_call_p.abstract_eval = lambda *avals, call, name: _call_out_avals(call)
 jit_call_p.jvp = _jit_jvp
 jit_call_p.batch = _jit_batch
+jit_call_p.batch_with_axis = _jit_batch_with_axis
 jit_call_p.no_rule_reasons["transpose"] = (
     "jit calls are differentiated by running the jvp trace through their IR, so the linear "
     "program never contains a jit_call."

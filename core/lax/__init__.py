@@ -8,6 +8,7 @@ from . import _docs as _docs  # attaches docstrings to the generated functions
 from ._bits import *  # noqa: F403 - each module lists its public names in __all__
 from ._control_flow import *  # noqa: F403
 from ._conv import *  # noqa: F403
+from ._parallel import *  # noqa: F403
 from ._elementwise import abs as abs
 from ._elementwise import acos as acos
 from ._elementwise import acosh as acosh

@@ -280,9 +280,10 @@ class BatchNorm(Module):
 
     Call it on one example ``(input_size, *spatial)`` inside
     ``derivax.vmap(..., axis_name=axis_name)``: in training the mean and (biased)
-    variance are taken over the mapped axis and the spatial axes, and the running averages
+    variance are taken over the mapped axis and the spatial axes, the running averages
     are updated as ``momentum * running + (1 - momentum) * batch`` (on the first training
-    call they are set to the batch statistics). In inference mode (``inference=True``,
+    call they are set to the batch statistics), and the updated running averages normalise
+    the output (Equinox's ``"ema"`` mode). In inference mode (``inference=True``,
     see `inference_mode`) the running statistics normalise and the state is unchanged.
 
     Build it with `make_with_state` and call it as ``y, state = bn(x, state)``.
@@ -389,7 +390,7 @@ class BatchNorm(Module):
                 axis=0,
             )
             return y, state
-        y, stats = derivax.nn.batch_norm(
+        _, stats = derivax.nn.batch_norm(
             x,
             self.weight,
             self.bias,
@@ -404,6 +405,11 @@ class BatchNorm(Module):
         first = state.get(self.first_time_index)
         new_mean = dnp.where(first, stats.mean, stats.running_mean).astype(running_mean.dtype)
         new_var = dnp.where(first, stats.var, stats.running_var).astype(running_var.dtype)
+        # Equinox's "ema" mode: the updated running statistics (which include this batch)
+        # normalise the output, in training as in inference.
+        y, _ = derivax.nn.batch_norm(
+            x, self.weight, self.bias, new_mean, new_var, training=False, epsilon=self.eps, axis=0
+        )
         state = state.set(self.state_index, (new_mean, new_var))
         state = state.set(self.first_time_index, dnp.zeros_like(first))
         return y, state
