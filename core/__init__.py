@@ -12,12 +12,12 @@ Example:
 
 __version__ = "0.1.0"
 
+from . import core as core
 from . import lax as lax
 from . import nn as nn
 from . import numpy as numpy
 from . import optim as optim
 from . import random as random
-from . import core as core
 from . import scipy as scipy
 from . import serialization as serialization
 from . import tree as tree

@@ -8,7 +8,6 @@ from . import _docs as _docs  # attaches docstrings to the generated functions
 from ._bits import *  # noqa: F403 - each module lists its public names in __all__
 from ._control_flow import *  # noqa: F403
 from ._conv import *  # noqa: F403
-from ._parallel import *  # noqa: F403
 from ._elementwise import abs as abs
 from ._elementwise import acos as acos
 from ._elementwise import acosh as acosh
@@ -67,6 +66,7 @@ from ._indexing import dynamic_slice as dynamic_slice
 from ._indexing import dynamic_update_slice as dynamic_update_slice
 from ._indexing import gather as gather
 from ._indexing import scatter as scatter
+from ._parallel import *  # noqa: F403
 from ._structural import argmax as argmax
 from ._structural import argmin as argmin
 from ._structural import broadcast as broadcast
