@@ -432,3 +432,13 @@ def test_x64_mode():
 def test_lists_are_not_converted_implicitly():
     with pytest.raises(TypeError, match="asarray"):
         dnp.sin([1.0, 2.0])
+
+
+def test_float_to_int_conversion_saturates_and_maps_nan_to_zero():
+    x = dnp.array([1e30, -1e30, np.nan, 3.7, -3.7])
+    np.testing.assert_array_equal(
+        x.astype(dnp.int32), np.array([2**31 - 1, -(2**31), 0, 3, -3], np.int32)
+    )
+    with dx.enable_x64():
+        big = dnp.array([1e300, -1e300], dnp.float64).astype(dnp.int64)
+        np.testing.assert_array_equal(big, np.array([2**63 - 1, -(2**63)], np.int64))

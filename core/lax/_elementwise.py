@@ -576,7 +576,12 @@ def _convert_impl(x, *, new_dtype, weak_type):
             # saturate (XLA's rule), rather than NumPy's undefined values.
             info = np.iinfo(new_dtype)
             v = np.nan_to_num(np.trunc(v.astype(np.float64)), nan=0.0)
-            v = np.clip(v, info.min, info.max)
+            # float(info.max) rounds up to 2**63 for 64-bit types, so saturate explicitly.
+            high = v >= float(info.max)
+            low = v <= float(info.min)
+            v = np.where(high | low, 0.0, v).astype(new_dtype)
+            v[high] = info.max
+            v[low] = info.min
         out = v.astype(new_dtype)
     return wrap(out, weak_type)
 
