@@ -18,14 +18,16 @@ arrays that the examples hand to derivax functions.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import importlib.util
 import os
 import shutil
+import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -462,3 +464,27 @@ def batches(
         else:
             idx = order[start : start + batch_size]
             yield x[idx], y[idx]
+
+
+def progress(iterable: Iterable, total: int, desc: str) -> Iterable:
+    """A tqdm progress bar on an interactive terminal when tqdm is installed, else the bare
+    iterable (shared by every example)."""
+    if not sys.stdout.isatty():
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stdout)
+
+
+def positive(kind):
+    """An argparse type: ``kind(text)``, rejected unless it is > 0 (shared by the examples)."""
+
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse

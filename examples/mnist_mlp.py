@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -25,7 +24,7 @@ import derivax as dx
 import derivax.nn
 import derivax.numpy as dnp
 import derivax.tree
-from mnist_data import DatasetError, batches, default_data_dir, load_mnist
+from mnist_data import DatasetError, batches, default_data_dir, load_mnist, positive, progress
 
 LAYER_SIZES = (784, 256, 10)
 
@@ -76,27 +75,6 @@ def accuracy(params: dict, x, y):
     return dnp.mean((predictions == y).astype(dnp.float32))
 
 
-def _progress(iterable: Iterable, total: int, desc: str) -> Iterable:
-    """A tqdm bar on an interactive terminal when tqdm is installed; the bare iterable otherwise."""
-    if not sys.stdout.isatty():
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stdout)
-
-
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train a 784-256-10 multilayer perceptron on MNIST with plain derivax.",
@@ -107,8 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--epochs", type=int, default=15, help="passes over the training set")
-    parser.add_argument("--batch-size", type=_positive(int), default=64, help="examples per step")
-    parser.add_argument("--lr", type=_positive(float), default=0.2, help="SGD learning rate")
+    parser.add_argument("--batch-size", type=positive(int), default=64, help="examples per step")
+    parser.add_argument("--lr", type=positive(float), default=0.2, help="SGD learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling")
     parser.add_argument("--data-dir", default=None, help="directory of the MNIST IDX files")
     parser.add_argument("--download", action="store_true", help="fetch the full MNIST first")
@@ -148,7 +126,7 @@ def main(argv: list[str] | None = None) -> float:
         start = time.perf_counter()
         total_loss = 0.0
         epoch_batches = batches(x_train, y_train, args.batch_size, rng=shuffle, drop_last=True)
-        for xb, yb in _progress(epoch_batches, steps, f"epoch {epoch}"):
+        for xb, yb in progress(epoch_batches, steps, f"epoch {epoch}"):
             params, loss = step(params, xb, yb)
             total_loss += float(loss)
         train_acc = float(accuracy(params, x_train, y_train))

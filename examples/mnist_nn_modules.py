@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ import derivax.numpy as dnp
 import derivax.optim
 import derivax.serialization
 import nn_modules as nn
-from mnist_data import DatasetError, batches, default_data_dir, load_mnist
+from mnist_data import DatasetError, batches, default_data_dir, load_mnist, positive, progress
 
 
 class CNN(nn.Module):
@@ -107,27 +106,6 @@ def accuracy(state: TrainState, x: np.ndarray, y: np.ndarray, batch_size: int = 
     return correct / len(x)
 
 
-def _progress(iterable: Iterable, total: int, desc: str) -> Iterable:
-    """A tqdm bar on an interactive terminal when tqdm is installed; the bare iterable otherwise."""
-    if not sys.stdout.isatty():
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stdout)
-
-
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train a CNN with batch norm and dropout on MNIST with nn_modules.",
@@ -138,8 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--epochs", type=int, default=5, help="passes over the training set")
-    parser.add_argument("--batch-size", type=_positive(int), default=64, help="examples per step")
-    parser.add_argument("--lr", type=_positive(float), default=3e-3, help="Adam learning rate")
+    parser.add_argument("--batch-size", type=positive(int), default=64, help="examples per step")
+    parser.add_argument("--lr", type=positive(float), default=3e-3, help="Adam learning rate")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of initialisation, shuffling, dropout"
     )
@@ -199,7 +177,7 @@ def main(argv: list[str] | None = None) -> float:
         start = time.perf_counter()
         total_loss = 0.0
         epoch_batches = batches(x_train, y_train, args.batch_size, rng=shuffle, drop_last=True)
-        for xb, yb in _progress(epoch_batches, steps, f"epoch {epoch}"):
+        for xb, yb in progress(epoch_batches, steps, f"epoch {epoch}"):
             state, loss = train_step(state, xb, yb, key)
             total_loss += float(loss)
         test_acc = accuracy(state, x_test, y_test)

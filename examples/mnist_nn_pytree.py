@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ import derivax.numpy as dnp
 import derivax.optim as optim
 import derivax.random as dr
 import nn_pytree as nnp
-from mnist_data import DatasetError, batches, load_mnist
+from mnist_data import DatasetError, batches, load_mnist, positive, progress
 
 CHECKPOINT_NAME = "mnist_nn_pytree.safetensors"
 
@@ -104,33 +103,12 @@ def accuracy(model, images, labels, chunk: int = 1000) -> float:
     return correct / len(images)
 
 
-def _progress(iterable: Iterable, total: int, desc: str) -> Iterable:
-    """A tqdm bar on an interactive terminal when tqdm is installed; the bare iterable otherwise."""
-    if not sys.stdout.isatty():
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stdout)
-
-
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4, help="passes over the training set")
-    parser.add_argument("--batch-size", type=_positive(int), default=32, help="examples per step")
+    parser.add_argument("--batch-size", type=positive(int), default=32, help="examples per step")
     parser.add_argument(
-        "--lr", type=_positive(float), default=5e-3, help="initial Adam learning rate"
+        "--lr", type=positive(float), default=5e-3, help="initial Adam learning rate"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling")
     parser.add_argument("--data-dir", default=None, help="directory of the MNIST IDX files")
@@ -186,7 +164,7 @@ def main(argv: list[str] | None = None) -> float:
         # A generator per (seed, epoch): a resumed run sees the same order as an unbroken one.
         shuffle = np.random.default_rng([args.seed, epoch])
         epoch_batches = batches(x_train, y_train, args.batch_size, rng=shuffle, drop_last=True)
-        for images, labels in _progress(epoch_batches, steps, f"epoch {epoch}"):
+        for images, labels in progress(epoch_batches, steps, f"epoch {epoch}"):
             model, opt_state, loss = step(model, opt_state, images, labels)
             total_loss += float(loss)
         test_acc = accuracy(model, x_test, y_test)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -32,7 +31,7 @@ import derivax.optim as optim
 import derivax.random as dr
 import derivax.serialization as serialization
 import nn_transform as nt
-from mnist_data import DatasetError, batches, default_data_dir, load_mnist
+from mnist_data import DatasetError, batches, default_data_dir, load_mnist, positive, progress
 
 DROPOUT_RATE = 0.2
 
@@ -101,27 +100,6 @@ def accuracy(params, state, images, labels, batch_size=500) -> float:
     return correct / len(images)
 
 
-def _progress(iterable: Iterable, total: int, desc: str) -> Iterable:
-    """A tqdm bar on an interactive terminal when tqdm is installed; the bare iterable otherwise."""
-    if not sys.stdout.isatty():
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stdout)
-
-
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train a small CNN on MNIST with nn_transform and derivax.optim.adamw.",
@@ -132,10 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--epochs", type=int, default=8, help="passes over the training set")
-    parser.add_argument("--batch-size", type=_positive(int), default=64, help="examples per step")
-    parser.add_argument(
-        "--lr", type=_positive(float), default=2e-3, help="peak AdamW learning rate"
-    )
+    parser.add_argument("--batch-size", type=positive(int), default=64, help="examples per step")
+    parser.add_argument("--lr", type=positive(float), default=2e-3, help="peak AdamW learning rate")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of initialisation, shuffling, dropout"
     )
@@ -194,7 +170,7 @@ def main(argv: list[str] | None = None) -> float:
         epoch_key = dr.fold_in(key, epoch)
         total_loss = 0.0
         epoch_batches = batches(x_train, y_train, args.batch_size, rng=shuffle, drop_last=True)
-        for i, (xb, yb) in enumerate(_progress(epoch_batches, steps, f"epoch {epoch}")):
+        for i, (xb, yb) in enumerate(progress(epoch_batches, steps, f"epoch {epoch}")):
             params, state, opt_state, loss = step(
                 params, state, opt_state, dr.fold_in(epoch_key, i), xb, yb
             )
