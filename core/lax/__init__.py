@@ -62,11 +62,15 @@ from ._elementwise import stop_gradient as stop_gradient
 from ._elementwise import sub as sub
 from ._elementwise import tan as tan
 from ._elementwise import tanh as tanh
+from ._fft import *  # noqa: F403
 from ._indexing import dynamic_slice as dynamic_slice
 from ._indexing import dynamic_update_slice as dynamic_update_slice
 from ._indexing import gather as gather
 from ._indexing import scatter as scatter
+from ._linalg import *  # noqa: F403
 from ._parallel import *  # noqa: F403
+from ._sorting import *  # noqa: F403
+from ._special import *  # noqa: F403
 from ._structural import argmax as argmax
 from ._structural import argmin as argmin
 from ._structural import broadcast as broadcast

@@ -11,6 +11,7 @@ import numpy as _np
 from .. import _dtypes
 from .._array import Array as _Array
 from . import _methods as _methods  # installs Array/tracer operators on import
+from ._array_api import *  # noqa: F403 - each module lists its public names in __all__
 from ._creation import arange as arange
 from ._creation import array as array
 from ._creation import asarray as asarray
@@ -111,6 +112,7 @@ from ._indexing import NonConcreteBooleanIndexError as NonConcreteBooleanIndexEr
 from ._indexing import nonzero as nonzero
 from ._indexing import take as take
 from ._indexing import take_along_axis as take_along_axis
+from ._manipulation import *  # noqa: F403
 from ._misc import can_cast as can_cast
 from ._misc import isdtype as isdtype
 from ._misc import ndim as ndim
@@ -158,6 +160,8 @@ from ._shape import stack as stack
 from ._shape import swapaxes as swapaxes
 from ._shape import transpose as transpose
 from ._shape import vstack as vstack
+from ._sorting import *  # noqa: F403
+from ._statistics import *  # noqa: F403
 
 ndarray = _Array
 bool_ = _dtypes.bool_

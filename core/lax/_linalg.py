@@ -1,0 +1,3 @@
+"""Linear-algebra primitives: cholesky, triangular_solve, lu, qr, svd, eigh."""
+
+__all__: list[str] = []

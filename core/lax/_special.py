@@ -1,0 +1,3 @@
+"""Special-function primitives: lgamma, digamma, erfc and friends."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Sorting, searching, unique, cumulative and order statistics in ``derivax.numpy``."""
+
+__all__: list[str] = []
