@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._ad_util import Zero, instantiate, is_undefined
+from .._ad_util import Zero, add_tangents, instantiate, is_undefined
 from .._config import config
-from .._core import NotDifferentiableError, Primitive, ShapedArray
+from .._core import Primitive, ShapedArray
 from . import _elementwise as E
 from . import _structural as S
 from ._util import aval_of, is_inexact, val, weak, wrap
@@ -416,10 +416,45 @@ def _scatter_jvp(primals, tangents, *, mode, combine):
         keep = E.bitwise_and(E.eq(upd, won), E.ne(won, orig))
         from_u = scatter_p.bind(zero_x, *idx, E.select(keep, tu, zero_u), mode=mode, combine="add")
         return ans, E.add(from_x, from_u)
-    raise NotDifferentiableError(
-        "The derivative of .at[...].multiply (scatter with combine='mul') is not implemented. "
-        "Workaround: build the factor array with .at[...].set on ones and multiply by it."
+    return ans, _scatter_mul_tangent(x, idx, upd, tx, tu, mode)
+
+
+def _scatter_mul_tangent(x, idx, upd, tx, tu, mode):
+    """Tangent of ``x * P`` where ``P`` is the product of the updates landing on each element.
+
+    The derivative of ``P`` in update ``j`` is the product of the *other* updates at its
+    position. Dividing ``P`` by ``u_j`` would fail at zeros, so the zeros are counted per
+    position: with no zero there it is ``Q / u_j`` (``Q`` the product of the non-zero
+    updates); when ``u_j`` is the only zero it is ``Q``; otherwise it is zero. This holds with
+    repeated indices too.
+    """
+    xa, ua = aval_of(x), aval_of(upd)
+    dt = xa.dtype
+    ones_x = S.full(xa.shape, 1, dt)
+    zeros_x = S.full(xa.shape, 0, dt)
+    zeros_u = S.full(ua.shape, 0, dt)
+    ones_u = S.full(ua.shape, 1, dt)
+    is_zero = E.eq(upd, zeros_u)
+    q = scatter_p.bind(ones_x, *idx, E.select(is_zero, ones_u, upd), mode=mode, combine="mul")
+    n_zero = scatter_p.bind(
+        zeros_x, *idx, E.select(is_zero, ones_u, zeros_u), mode=mode, combine="add"
     )
+    q_at = gather_p.bind(q, *idx, mode="clip", fill_value=None)
+    z_at = gather_p.bind(n_zero, *idx, mode="clip", fill_value=None)
+    safe_u = E.select(is_zero, ones_u, upd)
+    others = E.select(
+        is_zero,
+        E.select(E.eq(z_at, ones_u), q_at, zeros_u),
+        E.select(E.eq(z_at, zeros_u), E.div(q_at, safe_u), zeros_u),
+    )
+    out = Zero(xa)
+    if type(tx) is not Zero:
+        product = scatter_p.bind(ones_x, *idx, upd, mode=mode, combine="mul")
+        out = E.mul(tx, product)
+    if type(tu) is not Zero:
+        d_product = scatter_p.bind(zeros_x, *idx, E.mul(tu, others), mode=mode, combine="add")
+        out = add_tangents(out, E.mul(x, d_product))
+    return out
 
 
 def _scatter_transpose(ct, x, *rest, mode, combine):

@@ -264,11 +264,7 @@ def scatter_update(x, idx, values, combine, mode=None):
         return _static_scatter(x, idx, values, combine, mode)
     entries = _normalize_entries(xa.shape, idx)
     if "new" in entries or any(isinstance(e, slice) and e != slice(None) for e in entries):
-        raise NotImplementedError(
-            "x.at[idx] with traced indices supports integer indices and full slices (':'); "
-            f"this index mixes them with partial slices or None: {idx!r}. Split the update "
-            "into a slice of x and an update of that slice, or use lax.dynamic_update_slice."
-        )
+        return _scatter_with_slices(x, entries, values, combine, mode)
     pos, arrays, bshape = _advanced_layout(entries, xa.shape, mode or "drop")
     others = [d for d in range(xa.ndim) if d not in pos]
     xt = S.transpose(x, tuple(pos + others))
@@ -281,6 +277,46 @@ def scatter_update(x, idx, values, combine, mode=None):
     out = IX.scatter(xt, arrays, upd, combine=combine, mode=smode)
     inv = np.argsort(pos + others)
     return S.transpose(out, tuple(int(i) for i in inv))
+
+
+def _scatter_with_slices(x, entries, values, combine, mode):
+    """Traced indices mixed with partial slices or ``None``: every dimension becomes an index.
+
+    Each slice turns into a static ``arange`` laid along its own axis of NumPy's result
+    layout, and each advanced index is broadcast into that layout, so one scatter with an
+    index array per dimension covers every element the index selects.
+    """
+    shape = get_aval(x).shape
+    xr, entries = _insert_new_axes(x, entries)
+    rshape = get_aval(xr).shape
+    adv = [d for d, e in enumerate(entries) if not isinstance(e, slice)]
+    _, adv_arrays, bshape = _advanced_layout(entries, rshape, mode or "drop")
+    slices = [d for d in range(len(rshape)) if d not in adv]
+    ranges = {d: range(*entries[d].indices(rshape[d])) for d in slices}
+    # NumPy's layout: the broadcast index dims replace the advanced entries when those are
+    # adjacent, otherwise they go first.
+    contiguous = adv == list(range(adv[0], adv[0] + len(adv)))
+    at = adv[0] if contiguous else 0
+    before = [d for d in slices if d < at] if contiguous else []
+    after = [d for d in slices if d not in before]
+    layout = [*(len(ranges[d]) for d in before), *bshape, *(len(ranges[d]) for d in after)]
+    nb = len(bshape)
+    arrays = []
+    for d in range(len(rshape)):
+        if d in adv:
+            a = adv_arrays[adv.index(d)]
+            a = S.reshape(a, (1,) * len(before) + tuple(bshape) + (1,) * len(after))
+        else:
+            axis = before.index(d) if d in before else len(before) + nb + after.index(d)
+            col = np.asarray(ranges[d], _index_dtype()).reshape(
+                [len(ranges[d]) if i == axis else 1 for i in range(len(layout))]
+            )
+            a = _wrap(col)
+        arrays.append(broadcast_to_shape(a, tuple(layout)))
+    upd = broadcast_to_shape_checked(values, tuple(layout))
+    smode = "clip" if mode in ("clip", "promise_in_bounds") else "drop"
+    out = IX.scatter(xr, arrays, upd, combine=combine, mode=smode)
+    return S.reshape(out, shape) if get_aval(out).shape != shape else out
 
 
 def _place_advanced_shape(pos, bshape, other_sizes):
