@@ -466,6 +466,28 @@ def batches(
             yield x[idx], y[idx]
 
 
+def accuracy(count_correct, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
+    """Fraction of examples classified correctly, counted batch by batch.
+
+    Args:
+        count_correct: a function ``(x_batch, y_batch) -> number of correct predictions``,
+            usually a jitted model call followed by ``argmax`` and a comparison.
+        x: inputs, batched along the first axis.
+        y: integer labels with the same first dimension as ``x``.
+        batch_size: examples per call (evaluation batches share one shape except the last).
+
+    Returns:
+        The fraction of correct predictions, a Python float.
+
+    Example:
+        >>> x, y = np.arange(6.0).reshape(3, 2), np.array([1, 1, 0])
+        >>> accuracy(lambda xb, yb: (xb.argmax(-1) == yb).sum(), x, y, batch_size=2)
+        0.6666666666666666
+    """
+    correct = sum(int(count_correct(xb, yb)) for xb, yb in batches(x, y, batch_size))
+    return correct / len(x)
+
+
 def progress(iterable: Iterable, total: int, desc: str) -> Iterable:
     """A tqdm progress bar on an interactive terminal when tqdm is installed, else the bare
     iterable (shared by every example)."""

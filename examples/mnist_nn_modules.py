@@ -30,7 +30,15 @@ import derivax.numpy as dnp
 import derivax.optim
 import derivax.serialization
 import nn_modules as nn
-from mnist_data import DatasetError, batches, default_data_dir, load_mnist, positive, progress
+from mnist_data import (
+    DatasetError,
+    accuracy,
+    batches,
+    default_data_dir,
+    load_mnist,
+    positive,
+    progress,
+)
 
 
 class CNN(nn.Module):
@@ -99,11 +107,8 @@ def predict(state: TrainState, x):
     return dnp.argmax(logits, axis=-1)
 
 
-def accuracy(state: TrainState, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
-    correct = 0
-    for xb, yb in batches(x, y, batch_size):
-        correct += int((np.asarray(predict(state, xb)) == yb).sum())
-    return correct / len(x)
+def evaluate(state: TrainState, x: np.ndarray, y: np.ndarray) -> float:
+    return accuracy(lambda xb, yb: (np.asarray(predict(state, xb)) == yb).sum(), x, y)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -180,7 +185,7 @@ def main(argv: list[str] | None = None) -> float:
         for xb, yb in progress(epoch_batches, steps, f"epoch {epoch}"):
             state, loss = train_step(state, xb, yb, key)
             total_loss += float(loss)
-        test_acc = accuracy(state, x_test, y_test)
+        test_acc = evaluate(state, x_test, y_test)
         elapsed = time.perf_counter() - start
         print(
             f"epoch {epoch:2d}/{args.epochs}  loss {total_loss / steps:.4f}  "
@@ -189,7 +194,7 @@ def main(argv: list[str] | None = None) -> float:
         if manager is not None:
             manager.save(epoch, nn.to_state_dict(state), overwrite=True)
     if first_epoch > args.epochs:  # nothing trained in this run: evaluate what we have
-        test_acc = accuracy(state, x_test, y_test)
+        test_acc = evaluate(state, x_test, y_test)
     print(f"test accuracy: {test_acc:.4f}")
     return test_acc
 

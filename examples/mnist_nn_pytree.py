@@ -29,7 +29,7 @@ import derivax.numpy as dnp
 import derivax.optim as optim
 import derivax.random as dr
 import nn_pytree as nnp
-from mnist_data import DatasetError, batches, load_mnist, positive, progress
+from mnist_data import DatasetError, accuracy, batches, load_mnist, positive, progress
 
 CHECKPOINT_NAME = "mnist_nn_pytree.safetensors"
 
@@ -93,14 +93,9 @@ def count_correct(model, images, labels):
     return dnp.sum(predictions == labels)
 
 
-def accuracy(model, images, labels, chunk: int = 1000) -> float:
+def evaluate(model, images, labels) -> float:
     """Fraction of correctly classified images, evaluated in chunks of equal size."""
-    correct = 0
-    for start in range(0, len(images), chunk):
-        correct += int(
-            count_correct(model, images[start : start + chunk], labels[start : start + chunk])
-        )
-    return correct / len(images)
+    return accuracy(lambda xb, yb: count_correct(model, xb, yb), images, labels, 1000)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -167,7 +162,7 @@ def main(argv: list[str] | None = None) -> float:
         for images, labels in progress(epoch_batches, steps, f"epoch {epoch}"):
             model, opt_state, loss = step(model, opt_state, images, labels)
             total_loss += float(loss)
-        test_acc = accuracy(model, x_test, y_test)
+        test_acc = evaluate(model, x_test, y_test)
         elapsed = time.perf_counter() - start
         print(
             f"epoch {epoch:2d}/{args.epochs}  loss {total_loss / steps:.4f}  "
@@ -178,7 +173,7 @@ def main(argv: list[str] | None = None) -> float:
             nnp.tree_serialise_leaves(
                 checkpoint, {"model": model, "opt_state": opt_state, "epoch": epoch}
             )
-    test_acc = accuracy(model, x_test, y_test)
+    test_acc = evaluate(model, x_test, y_test)
     print(f"test accuracy: {test_acc:.4f}")
     return test_acc
 

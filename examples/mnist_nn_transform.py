@@ -31,7 +31,15 @@ import derivax.optim as optim
 import derivax.random as dr
 import derivax.serialization as serialization
 import nn_transform as nt
-from mnist_data import DatasetError, batches, default_data_dir, load_mnist, positive, progress
+from mnist_data import (
+    DatasetError,
+    accuracy,
+    batches,
+    default_data_dir,
+    load_mnist,
+    positive,
+    progress,
+)
 
 DROPOUT_RATE = 0.2
 
@@ -85,19 +93,9 @@ def _correct(params, state, images, labels):
     return dnp.sum(dnp.argmax(logits, axis=-1) == labels)
 
 
-def accuracy(params, state, images, labels, batch_size=500) -> float:
+def evaluate(params, state, images, labels) -> float:
     """Fraction of correctly classified images (evaluation mode, in fixed-size batches)."""
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        correct += int(
-            _correct(
-                params,
-                state,
-                images[start : start + batch_size],
-                labels[start : start + batch_size],
-            )
-        )
-    return correct / len(images)
+    return accuracy(lambda xb, yb: _correct(params, state, xb, yb), images, labels)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -163,7 +161,7 @@ def main(argv: list[str] | None = None) -> float:
             print(f"resumed after epoch {first_epoch - 1}")
 
     step = make_step(optimizer)
-    test_acc = accuracy(params, state, x_test, y_test)
+    test_acc = evaluate(params, state, x_test, y_test)
     for epoch in range(first_epoch, args.epochs + 1):
         start = time.perf_counter()
         shuffle = np.random.default_rng([args.seed, epoch])
@@ -175,7 +173,7 @@ def main(argv: list[str] | None = None) -> float:
                 params, state, opt_state, dr.fold_in(epoch_key, i), xb, yb
             )
             total_loss += float(loss)
-        test_acc = accuracy(params, state, x_test, y_test)
+        test_acc = evaluate(params, state, x_test, y_test)
         if manager is not None:
             manager.save(
                 epoch, {"params": params, "state": state, "opt_state": opt_state}, overwrite=True
