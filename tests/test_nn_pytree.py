@@ -19,7 +19,7 @@ import derivax.numpy as dnp
 import derivax.random as dr
 import nn_pytree as nnp
 from derivax import tree
-from harness import check_batching, check_grads
+from harness import assert_close, check_batching, check_grads
 
 RNG = np.random.default_rng(0)
 
@@ -736,6 +736,27 @@ LAYERS = {
             x, np.asarray(m.weight), np.asarray(m.bias), (2, 1), ((0, 0), (0, 0)), (1, 2), 1, (0, 0)
         ),
     ),
+    "ConvTranspose1d": Row(
+        lambda k: nnp.nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1, output_padding=1, key=k),
+        ((2, 4),),
+        lambda m, x: np_conv_transpose(
+            x, np.asarray(m.weight), np.asarray(m.bias), (2,), ((1, 1),), (1,), 1, (1,)
+        ),
+    ),
+    "ConvTranspose3d": Row(
+        lambda k: nnp.nn.ConvTranspose3d(2, 2, 2, stride=(2, 1, 1), key=k),
+        ((2, 2, 3, 2),),
+        lambda m, x: np_conv_transpose(
+            x,
+            np.asarray(m.weight),
+            np.asarray(m.bias),
+            (2, 1, 1),
+            ((0, 0),) * 3,
+            (1,) * 3,
+            1,
+            (0,) * 3,
+        ),
+    ),
     "MaxPool2d": Row(
         lambda k: nnp.nn.MaxPool2d(3, stride=2, padding=1),
         ((2, 6, 5),),
@@ -967,6 +988,39 @@ def test_errors_mutating_a_layer_and_missing_keys():
         nnp.nn.Linear(2, 2, key=None)
     with pytest.raises(TypeError, match="key"):
         nnp.nn.Linear(2, 2)  # keyword-only and required
+
+
+@pytest.mark.parametrize(
+    "mode,np_mode", [("REFLECT", "reflect"), ("REPLICATE", "edge"), ("CIRCULAR", "wrap")]
+)
+def test_conv_padding_modes_pad_the_input_like_numpy(mode, np_mode):
+    conv = nnp.nn.Conv2d(2, 3, 3, padding=((2, 1), (1, 0)), padding_mode=mode, key=dr.PRNGKey(0))
+    x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype(np.float32)
+    padded = np.pad(x, ((0, 0), (2, 1), (1, 0)), mode=np_mode)
+    expected = np_conv(
+        padded, np.asarray(conv.weight), np.asarray(conv.bias), (1, 1), ((0, 0), (0, 0)), (1, 1), 1
+    )
+    assert_close(conv(x), expected.astype(np.float32), rtol=1e-5, atol=1e-5)
+    check_grads(lambda x: conv(x), (x,), order=1)
+
+
+def test_conv_fixed_dimension_classes_show_the_arguments_and_check_padding():
+    import inspect
+
+    assert "num_spatial_dims" not in inspect.signature(nnp.nn.Conv2d).parameters
+    assert list(inspect.signature(nnp.nn.ConvTranspose3d).parameters)[:3] == [
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+    ]
+    with pytest.raises(ValueError, match="padding_mode must be one of.*got 'mirror'"):
+        nnp.nn.Conv1d(1, 1, 3, padding_mode="mirror", key=dr.PRNGKey(0))
+    with pytest.raises(NotImplementedError, match="'REFLECT' has no transpose.*'CIRCULAR'"):
+        nnp.nn.ConvTranspose1d(1, 1, 3, padding_mode="REFLECT", key=dr.PRNGKey(0))
+    with pytest.raises(NotImplementedError, match="CIRCULAR' needs padding='SAME'.*padding=1"):
+        nnp.nn.ConvTranspose1d(1, 1, 3, padding=1, padding_mode="CIRCULAR", key=dr.PRNGKey(0))
+    with pytest.raises(ValueError, match="padding string must be one of SAME, SAME_LOWER, VALID"):
+        nnp.nn.ConvTranspose2d(1, 1, 3, padding="FULL", key=dr.PRNGKey(0))
 
 
 def test_dropout_training_and_inference():

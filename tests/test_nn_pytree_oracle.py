@@ -104,6 +104,54 @@ CASES = {
         lambda k: eqx.nn.ConvTranspose2d(4, 2, 2, stride=3, dilation=2, groups=2, key=k),
         [(4, 3, 4)],
     ),
+    "Conv2d-reflect": (
+        lambda k: nnp.nn.Conv2d(2, 3, 3, padding=((2, 1), (0, 2)), padding_mode="REFLECT", key=k),
+        lambda k: eqx.nn.Conv2d(2, 3, 3, padding=((2, 1), (0, 2)), padding_mode="REFLECT", key=k),
+        [(2, 6, 7)],
+    ),
+    "Conv1d-replicate-same": (
+        lambda k: nnp.nn.Conv1d(2, 3, 4, stride=2, padding="SAME", padding_mode="REPLICATE", key=k),
+        lambda k: eqx.nn.Conv1d(2, 3, 4, stride=2, padding="SAME", padding_mode="REPLICATE", key=k),
+        [(2, 9)],
+    ),
+    "Conv3d-circular": (
+        lambda k: nnp.nn.Conv3d(1, 2, 3, padding=1, padding_mode="circular", key=k),
+        lambda k: eqx.nn.Conv3d(1, 2, 3, padding=1, padding_mode="circular", key=k),
+        [(1, 4, 5, 3)],
+    ),
+    "ConvTranspose1d-same": (
+        lambda k: nnp.nn.ConvTranspose1d(2, 3, 4, stride=2, padding="SAME", key=k),
+        lambda k: eqx.nn.ConvTranspose1d(2, 3, 4, stride=2, padding="SAME", key=k),
+        [(2, 5)],
+    ),
+    "ConvTranspose2d-same-lower-output-padding": (
+        lambda k: nnp.nn.ConvTranspose2d(
+            2, 2, 2, stride=2, padding="SAME_LOWER", output_padding=1, key=k
+        ),
+        lambda k: eqx.nn.ConvTranspose2d(
+            2, 2, 2, stride=2, padding="SAME_LOWER", output_padding=1, key=k
+        ),
+        [(2, 4, 3)],
+    ),
+    "ConvTranspose2d-valid": (
+        lambda k: nnp.nn.ConvTranspose2d(2, 2, 3, stride=3, padding="VALID", key=k),
+        lambda k: eqx.nn.ConvTranspose2d(2, 2, 3, stride=3, padding="VALID", key=k),
+        [(2, 3, 2)],
+    ),
+    "ConvTranspose2d-circular": (
+        lambda k: nnp.nn.ConvTranspose2d(
+            3, 2, (3, 4), stride=(2, 3), padding="SAME", padding_mode="CIRCULAR", key=k
+        ),
+        lambda k: eqx.nn.ConvTranspose2d(
+            3, 2, (3, 4), stride=(2, 3), padding="SAME", padding_mode="CIRCULAR", key=k
+        ),
+        [(3, 4, 3)],
+    ),
+    "ConvTranspose3d": (
+        lambda k: nnp.nn.ConvTranspose3d(2, 1, 2, stride=2, dilation=(1, 2, 1), key=k),
+        lambda k: eqx.nn.ConvTranspose3d(2, 1, 2, stride=2, dilation=(1, 2, 1), key=k),
+        [(2, 2, 3, 2)],
+    ),
     "MaxPool2d": (
         lambda k: nnp.nn.MaxPool2d(3, stride=2, padding=1),
         lambda k: eqx.nn.MaxPool2d(3, stride=2, padding=1),

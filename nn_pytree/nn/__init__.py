@@ -10,7 +10,9 @@ from ._conv import Conv1d as Conv1d
 from ._conv import Conv2d as Conv2d
 from ._conv import Conv3d as Conv3d
 from ._conv import ConvTranspose as ConvTranspose
+from ._conv import ConvTranspose1d as ConvTranspose1d
 from ._conv import ConvTranspose2d as ConvTranspose2d
+from ._conv import ConvTranspose3d as ConvTranspose3d
 from ._dropout import Dropout as Dropout
 from ._embedding import Embedding as Embedding
 from ._inference import inference_mode as inference_mode
@@ -43,7 +45,9 @@ __all__ = [
     "Conv2d",
     "Conv3d",
     "ConvTranspose",
+    "ConvTranspose1d",
     "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout",
     "Embedding",
     "GRUCell",
