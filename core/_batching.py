@@ -40,7 +40,7 @@ class BatchTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
-        if all(d is None for d in dims):
+        if all(d is None for d in dims) and getattr(prim, "batch_with_axis", None) is None:
             out = prim.bind(*vals, **params)
             outs = out if prim.multiple_results else [out]
             return [BatchTracer(self, o, None) for o in outs]
