@@ -55,15 +55,23 @@ class Array:
     itemsize = property(lambda self: self._value.itemsize)
 
     @property
-    def device(self):
-        return "cpu"
+    def device(self) -> Device:
+        """The device holding the array: always ``CPU_DEVICE``."""
+        return CPU_DEVICE
 
     def devices(self):
-        return {"cpu"}
+        """The set of devices holding the array: ``{CPU_DEVICE}``."""
+        return {CPU_DEVICE}
 
     def to_device(self, device, /, *, stream=None):
-        if device not in ("cpu", None):
-            raise ValueError(f"derivax runs on the CPU only; got device={device!r}.")
+        """The array on ``device`` (Array API): the array itself, derivax runs on the CPU.
+
+        Raises:
+            ValueError: ``device`` is not the CPU device (or ``"cpu"``).
+        """
+        check_device(device, "to_device")
+        if stream is not None:
+            raise ValueError(f"to_device: stream={stream!r} is not supported; pass None.")
         return self
 
     # -- conversion
@@ -77,8 +85,19 @@ class Array:
             return view.astype(dtype)
         return view
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._value.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        # Exported read-only: consumers must not write into an immutable array's buffer.
+        v = self._value
+        if copy:
+            v = v.copy()
+        kwargs = {"stream": stream}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return v.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._value.__dlpack_device__()
@@ -159,9 +178,80 @@ class Array:
         return self
 
     def __array_namespace__(self, *, api_version=None):
-        from . import numpy as dnp
+        """The Array API namespace of derivax arrays: ``derivax.numpy``.
 
-        return dnp
+        Raises:
+            ValueError: ``api_version`` names a version derivax does not implement.
+        """
+        return array_namespace(api_version)
+
+
+# Array API versions whose names and semantics ``derivax.numpy`` provides.
+SUPPORTED_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
+
+
+def array_namespace(api_version=None):
+    """``derivax.numpy`` after checking ``api_version`` (internal)."""
+    if api_version is not None and api_version not in SUPPORTED_API_VERSIONS:
+        raise ValueError(
+            f"__array_namespace__: api_version={api_version!r} is not supported; derivax.numpy "
+            f"implements the Array API standard versions {', '.join(SUPPORTED_API_VERSIONS)}. "
+            "Pass one of them, or None for the latest."
+        )
+    from . import numpy as dnp
+
+    return dnp
+
+
+class Device:
+    """A device that holds derivax arrays. derivax runs on the CPU: the only instance is
+    ``CPU_DEVICE`` (what ``x.device`` returns). It compares equal to the string ``"cpu"``
+    so that code written for ``device="cpu"`` keeps working.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.ones(2).device
+        Device(platform='cpu', id=0)
+    """
+
+    __slots__ = ("platform", "id")
+
+    def __init__(self, platform: str = "cpu", id: int = 0):  # noqa: A002 - JAX's name
+        self.platform = platform
+        self.id = id
+
+    def __repr__(self):
+        return f"Device(platform={self.platform!r}, id={self.id})"
+
+    def __str__(self):
+        return f"{self.platform}:{self.id}"
+
+    def __eq__(self, other):
+        if isinstance(other, Device):
+            return (self.platform, self.id) == (other.platform, other.id)
+        if isinstance(other, str):
+            return other == self.platform
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.platform)
+
+    def __reduce__(self):
+        return (Device, (self.platform, self.id))
+
+
+CPU_DEVICE = Device("cpu", 0)
+
+
+def check_device(device, fname: str) -> None:
+    """Raise a clear error unless ``device`` is None, ``CPU_DEVICE`` or ``"cpu"`` (internal)."""
+    if device is None or device == CPU_DEVICE:
+        return
+    raise ValueError(
+        f"{fname}: device={device!r} is not available; derivax runs on the CPU only. Pass "
+        "device=None, 'cpu' or x.device (derivax.numpy.__array_namespace_info__().devices() "
+        "lists the devices)."
+    )
 
 
 def _reconstruct(value, weak):

@@ -11,6 +11,8 @@ import numpy as _np
 from .. import _dtypes
 from .._array import Array as _Array
 from . import _methods as _methods  # installs Array/tracer operators on import
+from . import fft as fft
+from . import linalg as linalg
 from ._array_api import *  # noqa: F403 - each module lists its public names in __all__
 from ._creation import arange as arange
 from ._creation import array as array

@@ -7,7 +7,7 @@ import operator
 import numpy as np
 
 from .. import _dtypes
-from .._array import Array, _wrap
+from .._array import Array, _wrap, check_device
 from .._core import ConcretizationTypeError, Tracer, concrete_or_error, get_aval
 from ..lax import _structural as S
 from ._util import asarray_any
@@ -50,17 +50,70 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
         dtype: the requested dtype; float64 and other 64-bit types need
             ``derivax.config.update("enable_x64", True)``. Without it, 64-bit NumPy *inputs*
             are converted to their 32-bit counterparts (as in JAX).
-        order, copy, device: accepted for NumPy/Array API compatibility.
+        order: accepted for NumPy compatibility (derivax arrays are C-ordered).
+        copy: None (copy only when needed), True (always a new buffer) or False (never
+            copy: only a derivax array of the requested dtype qualifies).
+        device: None, ``"cpu"`` or the CPU device.
+
+    Returns:
+        A derivax array (or the tracer itself, inside ``jit``/``grad``/``vmap``).
+
+    Raises:
+        ValueError: ``copy=False`` but a copy is needed, or ``device`` is not the CPU.
 
     Example:
         >>> import derivax.numpy as dnp
         >>> dnp.asarray([1, 2, 3])
         Array([1, 2, 3], dtype=int32)
     """
-    if device not in (None, "cpu"):
-        raise ValueError(f"asarray: derivax runs on the CPU only; got device={device!r}.")
+    check_device(device, "asarray")
+    if copy is False and not _is_same_array(a, dtype):
+        raise ValueError(
+            f"asarray: copy=False, but converting a {type(a).__name__}"
+            f"{'' if dtype is None else f' to dtype {dtype}'} needs a new buffer (derivax "
+            "arrays own their immutable buffers). Pass copy=None to allow the copy."
+        )
     # A Python scalar converted on its own keeps its weak type, as in JAX.
-    return asarray_any(a, dtype)
+    out = _nested_with_dtype(a, dtype)
+    if out is None:
+        out = asarray_any(a, dtype)
+    if copy and out is a and type(a) is Array:
+        out = _wrap(a._value.copy(), a.weak_type)
+    return out
+
+
+def _nested_with_dtype(a, dtype):
+    """A nested list of Python numbers converted straight to an explicit ``dtype``, or None.
+
+    Going through NumPy's own inference first would turn integers beyond int64 (large
+    uint64 values) into float64 and lose their low bits; converting to the requested dtype
+    directly is exact, and out-of-range values raise OverflowError.
+    """
+    if dtype is None or not isinstance(a, (list, tuple)):
+        return None
+    stack = [a]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, (list, tuple)):
+            stack.extend(e)
+        elif type(e) not in (bool, int, float, complex):
+            return None
+    dtype = _dtypes.canonicalize_dtype(dtype)
+    try:
+        return _wrap(np.array(a, dtype=dtype))
+    except OverflowError:
+        raise OverflowError(
+            f"asarray: a value of the nested sequence does not fit in dtype {dtype}; pass a "
+            "wider dtype."
+        ) from None
+    except ValueError as e:
+        raise ValueError(f"asarray: the nested sequence is ragged or invalid: {e}") from None
+
+
+def _is_same_array(a, dtype):
+    if not isinstance(a, (Array, Tracer)):
+        return False
+    return dtype is None or get_aval(a).dtype == _dtypes.canonicalize_dtype(dtype)
 
 
 def array(object, dtype=None, copy=True, order="K", ndmin=0):  # noqa: A002
@@ -87,6 +140,7 @@ def zeros(shape, dtype=None, *, device=None):
         Array([[0, 0],
                [0, 0]], dtype=int32)
     """
+    check_device(device, "zeros")
     return _wrap(np.zeros(_shape_arg(shape, "zeros"), _dtype_or_default(dtype)))
 
 
@@ -98,6 +152,7 @@ def ones(shape, dtype=None, *, device=None):
         >>> dnp.ones(3)
         Array([1., 1., 1.], dtype=float32)
     """
+    check_device(device, "ones")
     return _wrap(np.ones(_shape_arg(shape, "ones"), _dtype_or_default(dtype)))
 
 
@@ -109,6 +164,7 @@ def empty(shape, dtype=None, *, device=None):
         >>> dnp.empty(2)
         Array([0., 0.], dtype=float32)
     """
+    check_device(device, "empty")
     return zeros(shape, dtype)
 
 
@@ -120,6 +176,7 @@ def full(shape, fill_value, dtype=None, *, device=None):
         >>> dnp.full((2,), 7)
         Array([7, 7], dtype=int32)
     """
+    check_device(device, "full")
     shape = _shape_arg(shape, "full")
     if dtype is None:
         fv = asarray_any(fill_value)
@@ -151,6 +208,7 @@ def zeros_like(a, dtype=None, shape=None, *, device=None):
         >>> dnp.zeros_like(dnp.ones(2, dnp.int32))
         Array([0, 0], dtype=int32)
     """
+    check_device(device, "zeros_like")
     dtype, shape = _like("zeros_like", a, dtype, shape)
     return _wrap(np.zeros(shape, dtype))
 
@@ -163,6 +221,7 @@ def ones_like(a, dtype=None, shape=None, *, device=None):
         >>> dnp.ones_like(dnp.zeros(2))
         Array([1., 1.], dtype=float32)
     """
+    check_device(device, "ones_like")
     dtype, shape = _like("ones_like", a, dtype, shape)
     return _wrap(np.ones(shape, dtype))
 
@@ -175,6 +234,7 @@ def empty_like(a, dtype=None, shape=None, *, device=None):
         >>> dnp.empty_like(dnp.ones(1))
         Array([0.], dtype=float32)
     """
+    check_device(device, "empty_like")
     return zeros_like(a, dtype, shape)
 
 
@@ -186,6 +246,7 @@ def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
         >>> dnp.full_like(dnp.zeros(2), 3)
         Array([3., 3.], dtype=float32)
     """
+    check_device(device, "full_like")
     dtype, shape = _like("full_like", a, dtype, shape)
     return full(shape, fill_value, dtype)
 
@@ -210,6 +271,7 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
         >>> dnp.arange(0.0, 1.0, 0.25)
         Array([0.  , 0.25, 0.5 , 0.75], dtype=float32)
     """
+    check_device(device, "arange")
     start = _static_number(start, "arange", "start")
     stop = _static_number(stop, "arange", "stop")
     step = _static_number(step, "arange", "step")
@@ -226,7 +288,7 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
     return _wrap(v.astype(dtype))
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
     """``num`` evenly spaced values from ``start`` to ``stop``.
 
     Example:
@@ -234,6 +296,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         >>> dnp.linspace(0.0, 1.0, 5)
         Array([0.  , 0.25, 0.5 , 0.75, 1.  ], dtype=float32)
     """
+    check_device(device, "linspace")
     if any(isinstance(x, Tracer) for x in (start, stop)):
         from ._elementwise import add, multiply
 
@@ -259,10 +322,11 @@ def eye(N, M=None, k=0, dtype=None, *, device=None):  # noqa: N803
         Array([[1., 0.],
                [0., 1.]], dtype=float32)
     """
+    check_device(device, "eye")
     return _wrap(np.eye(int(N), None if M is None else int(M), int(k), _dtype_or_default(dtype)))
 
 
-def identity(n, dtype=None):
+def identity(n, dtype=None, *, device=None):
     """The ``n`` x ``n`` identity matrix.
 
     Example:
@@ -271,4 +335,4 @@ def identity(n, dtype=None):
         Array([[1, 0],
                [0, 1]], dtype=int32)
     """
-    return eye(n, dtype=dtype)
+    return eye(n, dtype=dtype, device=device)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes
-from .._array import Array
+from .._array import Array, check_device
 from .._core import Tracer, get_aval
+from ..lax import _bits as B
 from ..lax import _elementwise as E
+from ..lax import _fft as F
 from ..lax import _structural as S
 from ._util import (
     asarray_any,
     binary_args,
     broadcast_all,
+    broadcast_shapes,
+    broadcast_to_shape,
     check_arraylike,
     promote,
     promote_inexact,
@@ -217,6 +221,8 @@ def abs(x, /):  # noqa: A001
     (x,) = promote("abs", x)
     if x.dtype == np.bool_ or _dtypes.is_unsigned(x.dtype):
         return x
+    if _dtypes.is_complex(x.dtype):
+        return hypot(real(x), imag(x))
     return E.abs(x)
 
 
@@ -706,53 +712,284 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002
     return a
 
 
+# --------------------------------------------------------------------------- complex parts
+# The real, imag and conj primitives live in derivax.lax (next to fft, which needs them).
+
+
 def real(x, /):
-    """The real part (the array itself for real dtypes).
+    """The real part of ``x`` (``x`` itself for real dtypes).
+
+    Args:
+        x: an array or scalar.
+
+    Returns:
+        A real array: float32 for complex64, float64 for complex128.
 
     Example:
         >>> import derivax.numpy as dnp
-        >>> dnp.real(dnp.array([1.0, 2.0]))
-        Array([1., 2.], dtype=float32)
+        >>> dnp.real(dnp.array([1.0 + 2.0j, 3.0 - 1.0j]))
+        Array([1., 3.], dtype=float32)
     """
+    check_arraylike("real", x)
     (x,) = promote("real", x)
+    return F.real(x) if _dtypes.is_complex(x.dtype) else x
+
+
+def imag(x, /):
+    """The imaginary part of ``x`` (zeros for real dtypes).
+
+    Args:
+        x: an array or scalar.
+
+    Returns:
+        A real array: float32 for complex64, float64 for complex128.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.imag(dnp.array([1.0 + 2.0j, 3.0 - 1.0j]))
+        Array([ 2., -1.], dtype=float32)
+    """
+    check_arraylike("imag", x)
+    (x,) = promote("imag", x)
     if _dtypes.is_complex(x.dtype):
-        raise NotImplementedError("real() of complex arrays arrives with complex support.")
-    return x
+        return F.imag(x)
+    return S.full(x.shape, 0, x.dtype)
 
 
 def conjugate(x, /):
-    """Complex conjugate (the array itself for real dtypes).
+    """The complex conjugate of ``x`` (``x`` itself for real dtypes).
 
     Example:
         >>> import derivax.numpy as dnp
-        >>> dnp.conjugate(dnp.array([1.0]))
-        Array([1.], dtype=float32)
+        >>> dnp.conjugate(dnp.array([1.0 + 2.0j]))
+        Array([1.-2.j], dtype=complex64)
     """
-    return real(x)
+    check_arraylike("conjugate", x)
+    (x,) = promote("conjugate", x)
+    return F.conj(x) if _dtypes.is_complex(x.dtype) else x
 
 
 conj = conjugate
 
 
 def signbit(x, /):
-    """True where the sign bit is set (including -0.0).
+    """True where the sign bit is set: negative numbers, -0.0 and NaNs with the sign bit.
+
+    Args:
+        x: a real array or scalar (integers are negative or not; bools never are).
+
+    Returns:
+        A bool array of ``x``'s shape.
+
+    Raises:
+        TypeError: ``x`` is complex.
 
     Example:
         >>> import derivax.numpy as dnp
-        >>> dnp.signbit(dnp.array([-0.0, 1.0]))
-        Array([ True, False], dtype=bool)
+        >>> dnp.signbit(dnp.array([-0.0, 1.0, -2.0]))
+        Array([ True, False,  True], dtype=bool)
     """
-    (x,) = promote_inexact("signbit", x)
-    v = x
-    one = S.full(x.shape, 1, x.dtype)
-    zero = S.full(x.shape, 0, x.dtype)
-    # 1/-0.0 is -inf, which tells -0.0 from 0.0.
-    neg_zero = E.bitwise_and(E.eq(v, zero), E.lt(E.div(one, v), zero))
-    return E.bitwise_or(E.lt(v, zero), neg_zero)
+    check_arraylike("signbit", x)
+    (x,) = promote("signbit", x)
+    dt = x.dtype
+    if _dtypes.is_complex(dt):
+        raise TypeError(f"signbit needs a real operand, got {dt}; take dnp.real(x) first.")
+    if dt == np.bool_ or _dtypes.is_unsigned(dt):
+        return S.full(x.shape, False, np.bool_)
+    if _dtypes.is_int(dt):
+        return E.lt(x, S.full(x.shape, 0, dt))
+    # The sign is the top bit of the float's bit pattern, read as a signed integer.
+    bits = B.bitcast_convert_type(x, np.dtype(f"int{dt.itemsize * 8}"))
+    return E.lt(bits, S.full(x.shape, 0, bits.dtype))
 
 
-def astype(x, dtype, /, *, copy=True):
+def copysign(x1, x2, /):
+    """The magnitude of ``x1`` with the sign (bit) of ``x2``, elementwise.
+
+    Args:
+        x1, x2: real arrays or scalars; promoted to a common floating dtype and broadcast.
+
+    Returns:
+        A floating array.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.copysign(dnp.array([1.0, -2.0, 3.0]), dnp.array([-1.0, 1.0, -0.0]))
+        Array([-1.,  2., -3.], dtype=float32)
+    """
+    x1, x2 = _binary_inexact("copysign", x1, x2)
+    mag = E.abs(x1)
+    return E.select(signbit(x2), E.neg(mag), mag)
+
+
+def hypot(x1, x2, /):
+    """``sqrt(x1**2 + x2**2)`` elementwise, without overflow or underflow in the squares.
+
+    Args:
+        x1, x2: real arrays or scalars; promoted to a common floating dtype and broadcast.
+
+    Returns:
+        A floating array (inf if either operand is infinite, even when the other is NaN).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.hypot(dnp.array([3.0, 3e30]), dnp.array([4.0, 4e30]))
+        Array([5.e+00, 5.e+30], dtype=float32)
+    """
+    x1, x2 = _binary_inexact("hypot", x1, x2)
+    a, b = E.abs(x1), E.abs(x2)
+    big, small = E.max(a, b), E.min(a, b)
+    zero = S.full(a.shape, 0, a.dtype)
+    one = S.full(a.shape, 1, a.dtype)
+    # Divide by the larger magnitude; guard 0/0 on both sides of the select so that the
+    # derivative stays finite away from the origin.
+    is_zero = E.eq(big, zero)
+    ratio = E.div(small, E.select(is_zero, one, big))
+    out = E.mul(big, E.sqrt(E.add(one, E.mul(ratio, ratio))))
+    inf = S.full(a.shape, np.inf, a.dtype)
+    return E.select(E.bitwise_or(E.eq(a, inf), E.eq(b, inf)), inf, out)
+
+
+def logaddexp(x1, x2, /):
+    """``log(exp(x1) + exp(x2))`` elementwise, without overflow.
+
+    Args:
+        x1, x2: real arrays or scalars; promoted to a common floating dtype and broadcast.
+
+    Returns:
+        A floating array.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.logaddexp(dnp.array([0.0, 1000.0]), dnp.array([0.0, 0.0]))
+        Array([6.931472e-01, 1.000000e+03], dtype=float32)
+    """
+    x1, x2 = _binary_inexact("logaddexp", x1, x2)
+    big = E.max(x1, x2)
+    # Equal operands (infinities included, where x1 - x2 is NaN) differ by exactly 0.
+    diff = E.select(E.eq(x1, x2), S.full(x1.shape, 0, x1.dtype), E.sub(x1, x2))
+    return E.add(big, E.log1p(E.exp(E.neg(E.abs(diff)))))
+
+
+def nextafter(x1, x2, /):
+    """The floating-point number next to ``x1`` in the direction of ``x2``.
+
+    Args:
+        x1, x2: real arrays or scalars; promoted to a common floating dtype and broadcast.
+
+    Returns:
+        A floating array; ``x2`` where ``x1 == x2``. It has no derivative (it is piecewise
+        constant); wrap the operands in ``stop_gradient`` when differentiating around it.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.nextafter(dnp.float32(1.0), dnp.float32(2.0)) - 1.0
+        Array(1.1920929e-07, dtype=float32)
+    """
+    x1, x2 = _binary_inexact("nextafter", x1, x2)
+    if _dtypes.is_complex(x1.dtype):
+        raise TypeError(f"nextafter needs real operands, got {x1.dtype}.")
+    return B.nextafter(*_broadcast_explicit("nextafter", x1, x2))
+
+
+def _binary_inexact(name, x1, x2):
+    x1, x2 = binary_args(name, x1, x2)
+    if not _dtypes.is_inexact(x1.dtype):
+        weak = x1.weak_type and x2.weak_type
+        x1 = E.convert_element_type(x1, _dtypes.default_float_dtype(), weak)
+        x2 = E.convert_element_type(x2, _dtypes.default_float_dtype(), weak)
+    elif _dtypes.is_complex(x1.dtype) and name != "nextafter":
+        raise TypeError(f"{name} needs real operands, got {x1.dtype}.")
+    return x1, x2
+
+
+def _shift_args(name, x1, x2):
+    x1, x2 = binary_args(name, x1, x2)
+    if not _dtypes.is_int(x1.dtype):
+        raise TypeError(
+            f"{name} needs integer operands, got {x1.dtype} (after promotion). Convert with "
+            "x.astype(derivax.numpy.int32) first."
+        )
+    return _broadcast_explicit(name, x1, x2)
+
+
+def _broadcast_explicit(name, x1, x2):
+    # binary_args leaves eager operands unbroadcast for NumPy's kernels to broadcast; the
+    # lax bit operations check their shapes first, so broadcast here.
+    shape = broadcast_shapes(x1.shape, x2.shape, fname=name)
+    return broadcast_to_shape(x1, shape), broadcast_to_shape(x2, shape)
+
+
+def bitwise_left_shift(x1, x2, /):
+    """Shift the bits of the integers ``x1`` left by ``x2`` (NumPy's ``left_shift``).
+
+    Shifting by the bit width or more gives 0. Negative shift amounts are not defined by
+    the standard; derivax gives 0 for them too.
+
+    Args:
+        x1, x2: integer arrays or scalars; promoted and broadcast.
+
+    Returns:
+        An integer array of the promoted dtype.
+
+    Raises:
+        TypeError: an operand is not an integer (bools included).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.bitwise_left_shift(dnp.array([1, 3]), 2)
+        Array([ 4, 12], dtype=int32)
+    """
+    return B.shift_left(*_shift_args("bitwise_left_shift", x1, x2))
+
+
+def bitwise_right_shift(x1, x2, /):
+    """Shift the bits of ``x1`` right by ``x2``: arithmetic (sign-filling) for signed
+    integers, logical for unsigned ones, as NumPy's ``right_shift``.
+
+    Args:
+        x1, x2: integer arrays or scalars; promoted and broadcast.
+
+    Returns:
+        An integer array of the promoted dtype.
+
+    Raises:
+        TypeError: an operand is not an integer (bools included).
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> dnp.bitwise_right_shift(dnp.array([-8, 8]), 1)
+        Array([-4,  4], dtype=int32)
+    """
+    x1, x2 = _shift_args("bitwise_right_shift", x1, x2)
+    if _dtypes.is_unsigned(x1.dtype):
+        return B.shift_right_logical(x1, x2)
+    return B.shift_right_arithmetic(x1, x2)
+
+
+left_shift = bitwise_left_shift
+right_shift = bitwise_right_shift
+
+
+def astype(x, dtype, /, *, copy=True, device=None):
     """Convert ``x`` to ``dtype`` (64-bit types need x64 enabled).
+
+    Float to integer conversion truncates toward zero; NaN becomes 0 and values out of range
+    saturate. Complex to real conversion is refused: take ``real(x)`` first.
+
+    Args:
+        x: an array or scalar.
+        dtype: the target dtype.
+        copy: True (default) always returns a new array; False returns ``x`` itself when it
+            already has ``dtype``.
+        device: None, ``"cpu"`` or the CPU device.
+
+    Returns:
+        An array of ``dtype``.
+
+    Raises:
+        TypeError: complex to real conversion.
+        ValueError: ``device`` is not the CPU.
 
     Example:
         >>> import derivax.numpy as dnp
@@ -760,8 +997,17 @@ def astype(x, dtype, /, *, copy=True):
         Array([ 1, -1], dtype=int32)
     """
     check_arraylike("astype", x)
+    check_device(device, "astype")
     dtype = _dtypes.canonicalize_dtype(dtype)
     x = asarray_any(x)
+    src = get_aval(x).dtype
+    if _dtypes.is_complex(src) and not _dtypes.is_complex(dtype):
+        raise TypeError(
+            f"astype: converting {src} to {dtype} would drop the imaginary part; take "
+            "derivax.numpy.real(x) (or abs(x)) first."
+        )
+    if copy and type(x) is Array and src == dtype:
+        return Array(x._value.copy())  # astype results are strongly typed
     return E.convert_element_type(x, dtype)
 
 

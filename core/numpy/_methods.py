@@ -5,7 +5,7 @@ Installed once, when ``derivax.numpy`` is imported, so arrays and tracers behave
 
 from __future__ import annotations
 
-from .._array import Array
+from .._array import CPU_DEVICE, Array
 from .._core import Tracer, get_aval
 from . import _elementwise as el
 from . import _indexing as ix
@@ -45,8 +45,8 @@ def _transpose(self, *axes):
     return sh.transpose(self, axes or None)
 
 
-def _astype(self, dtype, copy=True):
-    return el.astype(self, dtype)
+def _astype(self, dtype, copy=True, *, device=None):
+    return el.astype(self, dtype, copy=copy, device=device)
 
 
 def _mT(self):
@@ -80,6 +80,10 @@ _METHODS = {
     "__ror__": _binop(el.bitwise_or, True),
     "__xor__": _binop(el.bitwise_xor),
     "__rxor__": _binop(el.bitwise_xor, True),
+    "__lshift__": _binop(el.bitwise_left_shift),
+    "__rlshift__": _binop(el.bitwise_left_shift, True),
+    "__rshift__": _binop(el.bitwise_right_shift),
+    "__rrshift__": _binop(el.bitwise_right_shift, True),
     "__eq__": _binop(el.equal),
     "__ne__": _binop(el.not_equal),
     "__lt__": _binop(el.less),
@@ -139,10 +143,22 @@ _METHODS = {
 }
 
 
+# Array API attributes that ``derivax.Array`` defines itself; tracers get the same ones so
+# that code written against the standard runs under jit, grad and vmap.
+_TRACER_ONLY = {
+    "device": property(lambda self: CPU_DEVICE),
+    "devices": lambda self: {CPU_DEVICE},
+    "to_device": Array.to_device,
+    "__array_namespace__": Array.__array_namespace__,
+}
+
+
 def install():
     for name, impl in _METHODS.items():
         for cls in (Array, Tracer):
             setattr(cls, name, impl)
+    for name, impl in _TRACER_ONLY.items():
+        setattr(Tracer, name, impl)
     # Comparisons make arrays unhashable like NumPy's, so restore the explicit errors.
     Array.__hash__ = _array_hash
     Tracer.__hash__ = _tracer_hash

@@ -52,11 +52,26 @@ def size(a, axis=None):
 def result_type(*arrays_and_dtypes):
     """The dtype that combining the arguments gives (JAX's promotion lattice).
 
+    Arguments may be arrays, dtypes and Python scalars (``bool``, ``int``, ``float``,
+    ``complex``). Python scalars are weakly typed: they take the dtype of the arrays they
+    meet when that dtype has their kind (``result_type(int8_array, 1)`` is int8), as the
+    Array API standard 2024.12 asks.
+
+    Args:
+        *arrays_and_dtypes: at least one array, dtype or scalar.
+
+    Returns:
+        A ``numpy.dtype``.
+
     Example:
         >>> import derivax.numpy as dnp
         >>> dnp.result_type(dnp.int32, dnp.float16)
         dtype('float16')
+        >>> dnp.result_type(dnp.ones(2, dnp.int8), 1)
+        dtype('int8')
     """
+    if not arrays_and_dtypes:
+        raise ValueError("result_type: at least one array, dtype or scalar is required.")
     return _dtypes.result_type(*arrays_and_dtypes)
 
 
@@ -72,15 +87,33 @@ def promote_types(type1, type2):
 
 
 def can_cast(from_, to, casting="safe"):
-    """Whether ``from_`` converts to ``to`` without loss under the promotion lattice.
+    """Whether values of ``from_`` convert to ``to`` under NumPy's ``casting`` rule.
+
+    With the default ``casting="safe"`` this is True only when every value of ``from_``
+    is represented in ``to`` (``int16 -> float32`` yes, ``int32 -> float32`` no), as the
+    Array API standard asks.
+
+    Args:
+        from_: a dtype, an array or a tracer (its dtype is used).
+        to: a dtype.
+        casting: ``"no"``, ``"equiv"``, ``"safe"``, ``"same_kind"`` or ``"unsafe"``.
+
+    Returns:
+        A Python bool.
+
+    Raises:
+        TypeError: ``from_`` or ``to`` is not a supported dtype.
 
     Example:
         >>> import derivax.numpy as dnp
-        >>> dnp.can_cast(dnp.int8, dnp.float32)
-        True
+        >>> dnp.can_cast(dnp.int8, dnp.float32), dnp.can_cast(dnp.float32, dnp.int32)
+        (True, False)
     """
-    frm = from_.dtype if isinstance(from_, (Array, Tracer, np.ndarray)) else from_
-    return _dtypes.promote_types(frm, to) == _dtypes.canonicalize_dtype(to)
+    if isinstance(from_, (Array, Tracer, np.ndarray, np.generic)):
+        frm = from_.dtype
+    else:
+        frm = _dtypes.to_numpy_dtype(from_, argname="from_")
+    return bool(np.can_cast(frm, _dtypes.to_numpy_dtype(to, argname="to"), casting))
 
 
 def isdtype(dtype, kind):
@@ -93,11 +126,16 @@ def isdtype(dtype, kind):
         >>> dnp.isdtype(dnp.float32, "real floating")
         True
     """
-    dt = np.dtype(dtype)
+    if isinstance(dtype, (Array, Tracer, np.ndarray)):
+        raise TypeError(
+            f"isdtype: dtype must be a dtype, got an array of type {type(dtype).__name__}; "
+            "pass x.dtype."
+        )
+    dt = _dtypes.to_numpy_dtype(dtype)
     if isinstance(kind, tuple):
         return any(isdtype(dt, k) for k in kind)
     if not isinstance(kind, str):
-        return dt == np.dtype(kind)
+        return dt == _dtypes.to_numpy_dtype(kind, argname="kind")
     checks = {
         "bool": dt == np.bool_,
         "signed integer": dt.kind == "i",

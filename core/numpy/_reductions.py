@@ -33,11 +33,15 @@ def _prep(fname, a, axis, dtype=None):
 
 
 def _sum_dtype(a):
+    """The accumulation dtype of sum/prod without ``dtype=``: bools and integers narrower
+    than the default integer accumulate in the default int (unsigned ones in the unsigned
+    type of that width), as the Array API standard and JAX do. None keeps the input dtype."""
     dt = get_aval(a).dtype
-    if dt == np.bool_ or (_dtypes.is_int(dt) and np.dtype(dt).itemsize < 4):
-        return (
-            _dtypes.default_int_dtype() if dt == np.bool_ or dt.kind == "i" else np.dtype(np.uint32)
-        )
+    default = _dtypes.default_int_dtype()
+    if dt == np.bool_ or (dt.kind == "i" and dt.itemsize < default.itemsize):
+        return default
+    if dt.kind == "u" and dt.itemsize < default.itemsize:
+        return np.dtype(f"uint{default.itemsize * 8}")
     return None
 
 
@@ -208,6 +212,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """Variance over ``axis`` with ``ddof`` (or ``correction``) delta degrees of freedom.
 
+    ``correction`` is the Array API standard's name for NumPy's ``ddof``; it may be a float.
+
     Example:
         >>> import derivax.numpy as dnp
         >>> dnp.var(dnp.array([1.0, 2.0, 3.0, 4.0]), ddof=1)
@@ -215,6 +221,11 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     """
     _no_out(out, "var")
     if correction is not None:
+        if ddof != 0 and ddof != correction:
+            raise ValueError(
+                f"var/std: ddof={ddof} and correction={correction} disagree; they are two "
+                "names for one setting (NumPy's and the Array API's): pass only one."
+            )
         ddof = correction
     check_arraylike("var", a)
     a = asarray_any(a)
