@@ -94,8 +94,11 @@ from ._normalization import LayerNorm as LayerNorm
 from ._normalization import RMSNorm as RMSNorm
 from ._normalization import merge_param as merge_param
 from ._recurrent import RNN as RNN
+from ._recurrent import Bidirectional as Bidirectional
 from ._recurrent import GRUCell as GRUCell
 from ._recurrent import LSTMCell as LSTMCell
+from ._recurrent import flip_sequences as flip_sequences
+from ._scope import DenyList as DenyList
 from ._scope import Variable as Variable
 from ._serialization import StateDictError as StateDictError
 from ._serialization import from_bytes as from_bytes
@@ -112,6 +115,7 @@ from ._transforms import vmap as vmap
 
 __all__ = [
     # modules and their machinery
+    "DenyList",
     "Module",
     "Variable",
     "compact",
@@ -119,6 +123,7 @@ __all__ = [
     "nowrap",
     # layers
     "BatchNorm",
+    "Bidirectional",
     "Conv",
     "ConvTranspose",
     "Dense",
@@ -134,6 +139,7 @@ __all__ = [
     "RNN",
     "SelfAttention",
     "Sequential",
+    "flip_sequences",
     "make_attention_mask",
     "make_causal_mask",
     # functions from derivax.nn

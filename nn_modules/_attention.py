@@ -101,9 +101,9 @@ class MultiHeadDotProductAttention(Module):
         qkv_features: the total size of the query/key/value projections (default: the
             query's feature size); must be divisible by ``num_heads``.
         out_features: the output size (default: the query's feature size).
-        broadcast_dropout: share the attention-dropout mask across batch and heads (the
-            only supported value with dropout is False for now: the attention math of
-            ``derivax.nn`` draws one mask entry per weight).
+        broadcast_dropout: share one attention-dropout mask ``(q_len, kv_len)`` across
+            the batch and the heads (default, as in Flax); False draws one mask entry per
+            attention weight.
         dropout_rate: dropout on the attention weights.
         deterministic: evaluation mode (no dropout); may instead be passed at call time.
         kernel_init: initializer of the projection kernels.
@@ -194,12 +194,6 @@ class MultiHeadDotProductAttention(Module):
         if self.dropout_rate > 0.0:
             deterministic = merge_param("deterministic", self.deterministic, deterministic)
             if not deterministic:
-                if self.broadcast_dropout:
-                    raise NotImplementedError(
-                        "MultiHeadDotProductAttention: broadcast_dropout=True (one dropout mask "
-                        "shared across batch and heads) is not supported yet; pass "
-                        "broadcast_dropout=False for an independent mask per attention weight."
-                    )
                 rate = self.dropout_rate
                 dropout_key = dropout_rng if dropout_rng is not None else self.make_rng("dropout")
 
@@ -214,7 +208,13 @@ class MultiHeadDotProductAttention(Module):
         if mask is not None:
             mask = dnp.asarray(mask).astype(bool)
         x = dx.nn.dot_product_attention(
-            query, key, value, mask=mask, dropout_rate=rate, dropout_key=dropout_key
+            query,
+            key,
+            value,
+            mask=mask,
+            dropout_rate=rate,
+            dropout_key=dropout_key,
+            broadcast_dropout=self.broadcast_dropout,
         )
         if len(batch) > 1:
             x = dnp.reshape(x, (*batch, *x.shape[-3:]))

@@ -211,6 +211,28 @@ def _wrap_pad(x, pads: tuple, n_spatial: int):
     return x
 
 
+def _wrap_sum(y, periods: list, transpose_kernel: bool):
+    """Fold the 'VALID' transposed convolution ``y`` onto periodic outputs of the sizes
+    ``periods`` (input size x stride) for ``padding='CIRCULAR'``, as Flax does.
+
+    Along each spatial axis ``y`` is padded with zeros to an odd number of periods, placed
+    so that the input's first position stays at the start of a period, then cut into
+    periods that are summed: what spills over one edge wraps around to the other.
+    """
+    n = len(periods)
+    for i, period in enumerate(periods):
+        axis = y.ndim - 1 - n + i
+        extra = -(y.shape[axis] - period) % (2 * period)
+        # Even-sized kernels: the odd element goes on the left, or on the right when the
+        # kernel is transposed (mirroring a regular convolution with the same kernel).
+        lo = extra // 2 if transpose_kernel else (extra + 1) // 2
+        pads = [(0, 0)] * y.ndim
+        pads[axis] = (lo, extra - lo)
+        y = dnp.pad(y, pads)
+        y = dnp.reshape(y, (*y.shape[:axis], -1, period, *y.shape[axis + 1 :])).sum(axis=axis)
+    return y
+
+
 def _tuple(value: Any, n: int, who: str, what: str) -> tuple[int, ...]:
     if value is None:
         return (1,) * n
@@ -317,8 +339,9 @@ class ConvTranspose(Module):
         features: the number of output channels.
         kernel_size: the window, one int per spatial axis.
         strides: an int or one per spatial axis (default 1).
-        padding: ``'SAME'`` (output size = input size x stride), ``'VALID'``, an int, or
-            one ``(low, high)`` pair per spatial axis.
+        padding: ``'SAME'`` (output size = input size x stride), ``'VALID'``,
+            ``'CIRCULAR'`` (periodic: output size = input size x stride, what spills over
+            an edge wraps around), an int, or one ``(low, high)`` pair per spatial axis.
         kernel_dilation: an int or one per spatial axis.
         use_bias: whether to add a bias.
         mask: an optional array multiplied with the kernel.
@@ -367,10 +390,14 @@ class ConvTranspose(Module):
         in_features = inputs.shape[-1]
         dilation = _tuple(self.kernel_dilation, n, "ConvTranspose", "kernel_dilation")
         strides = _tuple(self.strides, n, "ConvTranspose", "strides")
-        if isinstance(self.padding, str) and self.padding.upper() not in ("SAME", "VALID"):
+        padding = self.padding
+        circular = isinstance(padding, str) and padding.upper() == "CIRCULAR"
+        if circular:
+            padding = "VALID"
+        elif isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
             raise ValueError(
                 f"ConvTranspose: padding={self.padding!r} is not supported; use 'SAME', "
-                "'VALID', an int or one (low, high) pair per spatial axis."
+                "'VALID', 'CIRCULAR', an int or one (low, high) pair per spatial axis."
             )
         if self.transpose_kernel:
             kernel_shape = (*kernel_size, self.features, in_features)
@@ -385,15 +412,21 @@ class ConvTranspose(Module):
             else None
         )
         inputs, kernel, bias = cast(self.dtype, inputs, kernel, bias)
-        return dx.nn.conv_transpose(
+        y = dx.nn.conv_transpose(
             inputs,
             kernel,
-            bias,
+            None if circular else bias,
             strides=strides,
-            padding=self.padding,
+            padding=padding,
             dilation=dilation,
             transpose_kernel=self.transpose_kernel,
         )
+        if circular:
+            periods = [size * s for size, s in zip(inputs.shape[-1 - n : -1], strides, strict=True)]
+            y = _wrap_sum(y, periods, self.transpose_kernel)
+            if bias is not None:
+                y = y + bias
+        return y
 
 
 class Embed(Module):

@@ -33,7 +33,7 @@ from ._errors import (
     UnboundModuleError,
 )
 from ._lift import check_root
-from ._scope import CollectionFilter, Scope, Variable
+from ._scope import CollectionFilter, DenyList, Scope, Variable
 
 __all__ = ["Module", "compact", "nowrap"]
 
@@ -124,6 +124,7 @@ _NOT_WRAPPED = frozenset(
         "has_variable",
         "get_variable",
         "put_variable",
+        "sow",
         "init",
         "init_with_output",
         "apply",
@@ -178,6 +179,42 @@ def _hashable(value: Any) -> Any:
     except TypeError:
         return ("id", id(value))
     return value
+
+
+def _append(stored: tuple, value: Any) -> tuple:
+    return (*stored, value)
+
+
+def _calls_only(module: Module, method_name: str) -> bool:
+    return method_name == "__call__"
+
+
+#: What ``init`` creates and returns by default: everything but sown intermediates.
+_INIT_MUTABLE = DenyList("intermediates")
+
+
+def _with_intermediates(mutable: CollectionFilter) -> CollectionFilter:
+    """``mutable`` widened to include the ``'intermediates'`` collection."""
+    if mutable is True:
+        return True
+    if isinstance(mutable, DenyList):
+        deny = tuple(c for c in mutable.deny if c != "intermediates")
+        return DenyList(deny) if deny else True
+    names = () if mutable is False else tuple(mutable)
+    return names if "intermediates" in names else (*names, "intermediates")
+
+
+def _capture_filter(who: str, capture: Any) -> Callable | None:
+    if capture is False or capture is None:
+        return None
+    if capture is True:
+        return _calls_only
+    if callable(capture):
+        return capture
+    raise TypeError(
+        f"{who}: capture_intermediates must be True, False or a function "
+        f"filter(module, method_name) -> bool, got {capture!r}."
+    )
 
 
 class _ModuleState:
@@ -303,6 +340,9 @@ class Module:
             )
 
     def _adopt_field_modules(self) -> None:
+        # One instance held in several fields is adopted once, under the first field's
+        # name, so its variables are shared (as in Flax).
+        adopted: dict[int, Module] = {}
         for f in dataclasses.fields(self):
             if f.name in ("parent", "name"):
                 continue
@@ -311,7 +351,10 @@ class Module:
             def adopt(m: Module, suffix: str, field_name=f.name) -> Module:
                 if m.scope is not None:
                     return m  # bound elsewhere: a shared reference, not ours to name
+                if id(m) in adopted:
+                    return adopted[id(m)]
                 child = m.clone(parent=self, name=m.name or field_name + suffix)
+                adopted[id(m)] = child
                 self._state.adopted.append(child)
                 return child
 
@@ -707,6 +750,57 @@ class Module:
         """
         self._require_scope("put_variable").put_variable(col, name, value)
 
+    def sow(
+        self,
+        col: str,
+        name: str,
+        value: Any,
+        reduce_fn: Callable[[Any, Any], Any] = _append,
+        init_fn: Callable[[], Any] = tuple,
+    ) -> bool:
+        """Store an intermediate value in collection ``col`` when that collection is mutable.
+
+        The stored value starts as ``init_fn()`` and each call folds ``value`` in with
+        ``reduce_fn(stored, value)``: by default a tuple that grows by one entry per call,
+        so a module called twice keeps both values. Nothing is stored (and False returned)
+        when ``col`` is not mutable in this call, so sowing costs nothing in ordinary
+        ``apply`` calls; pass ``mutable=[col]`` to collect the values.
+
+        Args:
+            col: the collection, usually ``'intermediates'``.
+            name: the variable name within this module.
+            value: the value to store.
+            reduce_fn: ``(stored, value) -> new stored value``.
+            init_fn: ``() -> the initial stored value``.
+
+        Returns:
+            True when the value was stored.
+
+        Raises:
+            NameInUseError: ``name`` is already used by a submodule or another variable of
+                ``col`` in this module.
+
+        Example:
+            >>> import derivax.numpy as dnp
+            >>> import nn_modules as nn
+            >>> class Probe(nn.Module):
+            ...     def __call__(self, x):
+            ...         self.sow("intermediates", "doubled", 2 * x)
+            ...         return x + 1
+            >>> Probe().apply({}, dnp.ones(2), mutable=["intermediates"])
+            (Array([2., 2.], dtype=float32), {'intermediates': {'doubled': (Array([2., 2.], dtype=float32),)}})
+        """
+        scope = self._require_scope("sow")
+        if not scope.is_mutable_collection(col):
+            return False
+        if scope.has_variable(col, name):
+            stored = scope.get_variable(col, name)
+        else:
+            self._variable_name_slot(name, col)
+            stored = init_fn()
+        scope.put_variable(col, name, reduce_fn(stored, value))
+        return True
+
     @property
     def variables(self) -> dict:
         """This bound module's variables, ``{collection: {...}}``, at its own path."""
@@ -735,9 +829,16 @@ class Module:
             5
         """
 
+        copies: dict[int, Module] = {}
+
         def detach(m: Module, suffix: str) -> Module:
-            # Children this module adopted are re-adopted by the copy, not shared with it.
-            return m.clone(parent=None) if m.parent is self else m
+            # Children this module adopted are re-adopted by the copy, not shared with it
+            # (one copy per child, so a child held in two fields stays shared).
+            if m.parent is not self:
+                return m
+            if id(m) not in copies:
+                copies[id(m)] = m.clone(parent=None)
+            return copies[id(m)]
 
         values = {
             f.name: _map_modules(getattr(self, f.name), detach)
@@ -786,11 +887,28 @@ class Module:
             f"method must be None, a method name or a function fn(module, *args), got {method!r}."
         )
 
-    def _scope_fn(self, method: Any) -> Callable:
+    def _scope_fn(self, method: Any, capture: Callable | None = None) -> Callable:
         fun = self._method_fn(method)
 
         def scope_fn(scope, *args, **kwargs):
-            return fun(self.clone(parent=scope), *args, **kwargs)
+            module = self.clone(parent=scope)
+            if capture is None:
+                return fun(module, *args, **kwargs)
+
+            def intercept(mdl, method_name, call_args, call_kwargs):
+                def done(out):
+                    # Only modules of this call: those inside a lifted transformation run
+                    # in its own scopes, whose collections it lifts explicitly (as in Flax).
+                    if mdl.scope._root is scope._root and capture(mdl, method_name):
+                        mdl.sow("intermediates", method_name, out)
+
+                return done
+
+            _context.interceptors.append(intercept)
+            try:
+                return fun(module, *args, **kwargs)
+            finally:
+                _context.interceptors.remove(intercept)
 
         return scope_fn
 
@@ -799,7 +917,8 @@ class Module:
         rngs: Any,
         *args: Any,
         method: Any = None,
-        mutable: CollectionFilter = True,
+        mutable: CollectionFilter = _INIT_MUTABLE,
+        capture_intermediates: bool | Callable = False,
         **kwargs: Any,
     ) -> tuple[Any, dict]:
         """Initialise the variables and also return the output of the call.
@@ -809,7 +928,9 @@ class Module:
             *args: the inputs of the method.
             method: the method to run (default ``__call__``): a name, or a function
                 ``fn(module, *args)``.
-            mutable: the collections to create and return (default all).
+            mutable: the collections to create and return (default all but
+                ``'intermediates'``: ``DenyList('intermediates')``).
+            capture_intermediates: as in `apply`.
             **kwargs: keyword inputs of the method.
 
         Returns:
@@ -824,8 +945,17 @@ class Module:
         """
         rngs = _scope.normalize_rngs("init", rngs)
         mutable = _scope._normalize_filter("init", mutable)
+        capture = _capture_filter("init", capture_intermediates)
+        if capture is not None:
+            mutable = _with_intermediates(mutable)
         return _scope.run(
-            self._scope_fn(method), {}, args, kwargs, rngs=rngs, mutable=mutable, initializing=True
+            self._scope_fn(method, capture),
+            {},
+            args,
+            kwargs,
+            rngs=rngs,
+            mutable=mutable,
+            initializing=True,
         )
 
     def init(
@@ -833,7 +963,8 @@ class Module:
         rngs: Any,
         *args: Any,
         method: Any = None,
-        mutable: CollectionFilter = True,
+        mutable: CollectionFilter = _INIT_MUTABLE,
+        capture_intermediates: bool | Callable = False,
         **kwargs: Any,
     ) -> dict:
         """Initialise the variables: ``{'params': ..., 'batch_stats': ...}``.
@@ -844,7 +975,9 @@ class Module:
             rngs: a PRNG key (the ``'params'`` stream) or a dict of stream names to keys.
             *args: example inputs (their shapes determine the parameter shapes).
             method: the method to run (default ``__call__``).
-            mutable: the collections to create and return (default all).
+            mutable: the collections to create and return (default all but
+                ``'intermediates'``: ``DenyList('intermediates')``).
+            capture_intermediates: as in `apply`.
             **kwargs: keyword inputs of the method.
 
         Returns:
@@ -857,7 +990,14 @@ class Module:
             >>> derivax.tree.map(lambda a: a.shape, v)
             {'params': {'bias': (2,), 'kernel': (3, 2)}}
         """
-        return self.init_with_output(rngs, *args, method=method, mutable=mutable, **kwargs)[1]
+        return self.init_with_output(
+            rngs,
+            *args,
+            method=method,
+            mutable=mutable,
+            capture_intermediates=capture_intermediates,
+            **kwargs,
+        )[1]
 
     def apply(
         self,
@@ -866,6 +1006,7 @@ class Module:
         rngs: Any = None,
         method: Any = None,
         mutable: CollectionFilter = False,
+        capture_intermediates: bool | Callable = False,
         **kwargs: Any,
     ) -> Any:
         """Run a method with the given variables.
@@ -878,10 +1019,15 @@ class Module:
                 ``fn(module, *args)``.
             mutable: collections that may change: False (default), True, a name, or a
                 list of names such as ``['batch_stats']``.
+            capture_intermediates: store the output of every module's ``__call__`` in the
+                ``'intermediates'`` collection (under the name ``'__call__'``, as a tuple
+                with one entry per call), which is then made mutable and returned. A
+                function ``filter(module, method_name) -> bool`` chooses the calls instead.
             **kwargs: keyword inputs of the method.
 
         Returns:
-            The output; with ``mutable`` set, ``(output, updated_collections)``.
+            The output; with ``mutable`` set (or ``capture_intermediates``),
+            ``(output, updated_collections)``.
 
         Raises:
             ImmutableCollectionError: a module writes a collection not in ``mutable``.
@@ -899,8 +1045,11 @@ class Module:
         variables = _scope._check_variables("apply", variables)
         rngs = _scope.normalize_rngs("apply", rngs)
         mutable = _scope._normalize_filter("apply", mutable)
+        capture = _capture_filter("apply", capture_intermediates)
+        if capture is not None:
+            mutable = _with_intermediates(mutable)
         out, mutated = _scope.run(
-            self._scope_fn(method),
+            self._scope_fn(method, capture),
             variables,
             args,
             kwargs,

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -52,10 +53,46 @@ from ._errors import (
     VariableNotFoundError,
 )
 
-__all__ = ["CollectionFilter", "Scope", "Variable", "apply", "bind", "init", "in_filter"]
+__all__ = [
+    "CollectionFilter",
+    "DenyList",
+    "Scope",
+    "Variable",
+    "apply",
+    "bind",
+    "in_filter",
+    "init",
+]
 
-#: ``True`` (all collections), ``False`` (none), one name, or an iterable of names.
+#: ``True`` (all collections), ``False`` (none), one name, an iterable of names, or a
+#: `DenyList` (all but some).
 CollectionFilter = bool | str | Iterable[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class DenyList:
+    """A collection filter selecting every collection except the ones named.
+
+    ``init`` uses ``DenyList('intermediates')`` by default, so values stored with
+    ``Module.sow`` during initialisation are not returned with the variables.
+
+    Args:
+        deny: a collection name or a tuple of names to exclude.
+
+    Example:
+        >>> import nn_modules as nn
+        >>> keep = nn.DenyList("intermediates")
+        >>> nn.core.in_filter(keep, "params"), nn.core.in_filter(keep, "intermediates")
+        (True, False)
+    """
+
+    deny: str | tuple[str, ...]
+
+    def __post_init__(self):
+        names = (self.deny,) if isinstance(self.deny, str) else tuple(self.deny)
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"DenyList: deny must be collection names, got {self.deny!r}.")
+        object.__setattr__(self, "deny", names)
 
 
 def in_filter(filt: CollectionFilter, collection: str) -> bool:
@@ -79,12 +116,16 @@ def in_filter(filt: CollectionFilter, collection: str) -> bool:
         return False
     if isinstance(filt, str):
         return collection == filt
+    if isinstance(filt, DenyList):
+        return collection not in filt.deny
     return collection in filt
 
 
 def _normalize_filter(fname: str, filt: Any) -> CollectionFilter:
     if filt is True or filt is False or filt is None:
         return bool(filt)
+    if isinstance(filt, DenyList):
+        return filt if filt.deny else True
     if isinstance(filt, str):
         return (filt,)
     try:

@@ -15,8 +15,6 @@ pickle).
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -223,12 +221,7 @@ def to_bytes(target: Any) -> bytes:
         >>> nn.from_bytes({"w": dnp.zeros(3)}, data)["w"]
         Array([0., 1., 2.], dtype=float32)
     """
-    state = to_state_dict(target)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "state.safetensors")
-        derivax.serialization.save(path, state)
-        with open(path, "rb") as f:
-            return f.read()
+    return derivax.serialization.to_bytes(to_state_dict(target))
 
 
 def from_bytes(target: Any, encoded_bytes: bytes) -> Any:
@@ -259,9 +252,4 @@ def from_bytes(target: Any, encoded_bytes: bytes) -> Any:
             f"from_bytes: encoded_bytes must be bytes (from to_bytes), got "
             f"{type(encoded_bytes).__name__}."
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "state.safetensors")
-        with open(path, "wb") as f:
-            f.write(bytes(encoded_bytes))
-        state = derivax.serialization.restore(path)
-    return from_state_dict(target, state)
+    return from_state_dict(target, derivax.serialization.from_bytes(encoded_bytes))

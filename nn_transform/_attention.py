@@ -116,16 +116,6 @@ class Embed(Module):
         return dnn.embedding_lookup(table, ids)
 
 
-def _attend_different_sizes(q, k, v, mask):
-    """Attention when values have another head size than keys (``derivax.nn``'s
-    ``dot_product_attention`` needs them equal): ``(B, T, N, K), (B, S, N, K), (B, S, N, V)``."""
-    logits = dnp.einsum("btnk,bsnk->bnts", q, k) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        logits = dnp.where(mask, logits, dnp.asarray(-1e30, logits.dtype))
-    weights = dnn.softmax(logits, axis=-1)
-    return dnp.einsum("bnts,bsnv->btnv", weights, v)
-
-
 class MultiHeadAttention(Module):
     """Multi-head attention: project, attend per head, concatenate, project back.
 
@@ -237,10 +227,8 @@ class MultiHeadAttention(Module):
                     f"attention logits {full}."
                 )
             mask = dnp.reshape(dnp.broadcast_to(mask, full), (batch, self.num_heads, t, s))
-        if self.value_size == self.key_size:
-            attn = dnn.dot_product_attention(q, k, v, mask=mask)
-        else:
-            attn = _attend_different_sizes(q, k, v, mask)
+        # derivax.nn's attention takes a value head size that differs from the key's.
+        attn = dnn.dot_product_attention(q, k, v, mask=mask)
         attn = dnp.reshape(attn, (*leading, t, self.num_heads * self.value_size))
         return Linear(
             self.model_size, with_bias=self.with_bias, w_init=self.w_init, b_init=self.b_init

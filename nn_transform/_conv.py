@@ -8,6 +8,7 @@ Kernels are ``(*kernel_shape, in / groups, out)`` for convolutions and
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import derivax.nn as dnn
@@ -195,43 +196,26 @@ class ConvND(_ConvBase):
         return unbatch(y)
 
 
-def _conv_class(n, default_format):
-    class Conv(ConvND):
-        def __init__(
-            self,
-            output_channels,
-            kernel_shape,
-            stride=1,
-            rate=1,
-            padding="SAME",
-            with_bias=True,
-            w_init=None,
-            b_init=None,
-            data_format=default_format,
-            mask=None,
-            feature_group_count=1,
-            name=None,
-        ):
-            super().__init__(
-                n,
-                output_channels,
-                kernel_shape,
-                stride=stride,
-                rate=rate,
-                padding=padding,
-                with_bias=with_bias,
-                w_init=w_init,
-                b_init=b_init,
-                data_format=data_format,
-                mask=mask,
-                feature_group_count=feature_group_count,
-                name=name,
-            )
+def _fixed_dims(base, n, default_format):
+    """``base`` (`ConvND` or `ConvNDTranspose`) with ``num_spatial_dims`` fixed to ``n`` and
+    ``data_format`` defaulting to ``default_format``: the per-dimension classes take the
+    N-D class's arguments, minus ``num_spatial_dims``, with the same names and order."""
+    params = list(inspect.signature(base.__init__).parameters.values())
+    params = [params[0]] + [
+        p.replace(default=default_format) if p.name == "data_format" else p for p in params[2:]
+    ]
+    signature = inspect.Signature(params)
 
-    return Conv
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        base.__init__(self, n, *bound.args[1:], **bound.kwargs)
+
+    __init__.__signature__ = signature
+    return type(f"_{base.__name__}{n}", (base,), {"__init__": __init__, "__module__": __name__})
 
 
-class Conv1D(_conv_class(1, "NWC")):
+class Conv1D(_fixed_dims(ConvND, 1, "NWC")):
     """A 1-D convolution over inputs ``(N, W, C)``: `ConvND` with ``num_spatial_dims=1``.
 
     Args:
@@ -257,7 +241,7 @@ class Conv1D(_conv_class(1, "NWC")):
     """
 
 
-class Conv2D(_conv_class(2, "NHWC")):
+class Conv2D(_fixed_dims(ConvND, 2, "NHWC")):
     """A 2-D convolution over inputs ``(N, H, W, C)``: `ConvND` with ``num_spatial_dims=2``.
 
     Args:
@@ -284,7 +268,7 @@ class Conv2D(_conv_class(2, "NHWC")):
     """
 
 
-class Conv3D(_conv_class(3, "NDHWC")):
+class Conv3D(_fixed_dims(ConvND, 3, "NDHWC")):
     """A 3-D convolution over inputs ``(N, D, H, W, C)``: `ConvND` with
     ``num_spatial_dims=3``.
 
@@ -323,6 +307,10 @@ class ConvNDTranspose(_ConvBase):
         output_channels: the number of output channels.
         kernel_shape: the window size.
         stride: the upsampling factor.
+        output_shape: the spatial output shape (an int or one per spatial dimension), or
+            None for the default (input x stride with ``"SAME"``). The ``"SAME"`` or
+            ``"VALID"`` padding is adjusted to produce it; it must be a shape that the
+            forward convolution would map back to the input's shape.
         padding: ``"SAME"``, ``"VALID"`` or ``(low, high)`` pairs.
         with_bias: whether to add ``b``.
         w_init: initializer of ``w``; default truncated normal with stddev
@@ -346,6 +334,7 @@ class ConvNDTranspose(_ConvBase):
         output_channels,
         kernel_shape,
         stride=1,
+        output_shape=None,
         padding="SAME",
         with_bias=True,
         w_init=None,
@@ -356,6 +345,17 @@ class ConvNDTranspose(_ConvBase):
     ):
         super().__init__(num_spatial_dims, output_channels, kernel_shape, data_format, name)
         self.stride = _tuple(self.module_name, "stride", stride, num_spatial_dims)
+        self.output_shape = None
+        if output_shape is not None:
+            self.output_shape = _tuple(
+                self.module_name, "output_shape", output_shape, num_spatial_dims
+            )
+            if not (isinstance(padding, str) and padding.upper() in ("SAME", "VALID")):
+                raise ValueError(
+                    f"{self.module_name}: output_shape={output_shape} needs padding 'SAME' or "
+                    f"'VALID' (the padding is then adjusted to give that shape), got "
+                    f"padding={padding!r}."
+                )
         self.padding = padding
         self.with_bias = with_bias
         self.w_init = w_init
@@ -373,51 +373,55 @@ class ConvNDTranspose(_ConvBase):
         w, b = self._weights(
             w_shape, fan_in, param_dtype(x), self.w_init, self.b_init, self.mask, self.with_bias
         )
+        padding = self.padding
+        if self.output_shape is not None:
+            spatial = x.shape[2:] if self.channels_first else x.shape[1:-1]
+            padding = tuple(
+                self._padding_for(i, o, k, s)
+                for i, o, k, s in zip(
+                    spatial, self.output_shape, self.kernel_shape, self.stride, strict=True
+                )
+            )
         y = dnn.conv_transpose(
-            x, w, b, strides=self.stride, padding=self.padding, dimension_numbers=self._dn("OI")
+            x, w, b, strides=self.stride, padding=padding, dimension_numbers=self._dn("OI")
         )
         return unbatch(y)
 
+    def _padding_for(self, in_size, out_size, kernel, stride):
+        """The ``(low, high)`` padding (of the stride-dilated input) that makes a transposed
+        convolution of ``in_size`` positions produce ``out_size``, for this padding mode.
 
-def _transpose_class(n, default_format):
-    class ConvTranspose(ConvNDTranspose):
-        def __init__(
-            self,
-            output_channels,
-            kernel_shape,
-            stride=1,
-            padding="SAME",
-            with_bias=True,
-            w_init=None,
-            b_init=None,
-            data_format=default_format,
-            mask=None,
-            name=None,
-        ):
-            super().__init__(
-                n,
-                output_channels,
-                kernel_shape,
-                stride=stride,
-                padding=padding,
-                with_bias=with_bias,
-                w_init=w_init,
-                b_init=b_init,
-                data_format=data_format,
-                mask=mask,
-                name=name,
+        ``out_size`` must be one of the sizes whose forward convolution with the same
+        kernel, stride and padding gives ``in_size``; otherwise the error says which input
+        size it would need.
+        """
+        mode = self.padding.upper()
+        if mode == "VALID":
+            expected = (out_size - kernel + stride) // stride
+            before = 0
+        else:
+            expected = (out_size + stride - 1) // stride
+            before = max(0, (in_size - 1) * stride + kernel - out_size) // 2
+        if in_size != expected:
+            raise ValueError(
+                f"{self.module_name}: output_shape entry {out_size} with kernel {kernel}, "
+                f"stride {stride} and padding {self.padding!r} needs an input of size "
+                f"{expected} along that axis, but the input has {in_size}; change "
+                "output_shape or the input."
             )
+        low = kernel - 1 - before
+        high = (out_size + kernel - 1) - ((in_size - 1) * stride + 1) - low
+        return (low, high)
 
-    return ConvTranspose
 
-
-class Conv1DTranspose(_transpose_class(1, "channels_last")):
+class Conv1DTranspose(_fixed_dims(ConvNDTranspose, 1, "channels_last")):
     """A 1-D transposed convolution: `ConvNDTranspose` with ``num_spatial_dims=1``.
 
     Args:
         output_channels: the number of output channels.
         kernel_shape: the window size.
         stride: the upsampling factor.
+        output_shape: the spatial output shape, or None (see `ConvNDTranspose`).
         padding: ``"SAME"``, ``"VALID"`` or a ``(low, high)`` pair.
         with_bias: whether to add a bias.
         w_init: initializer of the kernel.
@@ -435,13 +439,14 @@ class Conv1DTranspose(_transpose_class(1, "channels_last")):
     """
 
 
-class Conv2DTranspose(_transpose_class(2, "channels_last")):
+class Conv2DTranspose(_fixed_dims(ConvNDTranspose, 2, "channels_last")):
     """A 2-D transposed convolution: `ConvNDTranspose` with ``num_spatial_dims=2``.
 
     Args:
         output_channels: the number of output channels.
         kernel_shape: the window size.
         stride: the upsampling factor.
+        output_shape: the spatial output shape, or None (see `ConvNDTranspose`).
         padding: ``"SAME"``, ``"VALID"`` or two ``(low, high)`` pairs.
         with_bias: whether to add a bias.
         w_init: initializer of the kernel.
@@ -460,13 +465,14 @@ class Conv2DTranspose(_transpose_class(2, "channels_last")):
     """
 
 
-class Conv3DTranspose(_transpose_class(3, "channels_last")):
+class Conv3DTranspose(_fixed_dims(ConvNDTranspose, 3, "channels_last")):
     """A 3-D transposed convolution: `ConvNDTranspose` with ``num_spatial_dims=3``.
 
     Args:
         output_channels: the number of output channels.
         kernel_shape: the window size.
         stride: the upsampling factor.
+        output_shape: the spatial output shape, or None (see `ConvNDTranspose`).
         padding: ``"SAME"``, ``"VALID"`` or three ``(low, high)`` pairs.
         with_bias: whether to add a bias.
         w_init: initializer of the kernel.

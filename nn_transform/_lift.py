@@ -25,7 +25,7 @@ import derivax.numpy as dnp
 import derivax.random as dr
 import derivax.tree as dtree
 
-from ._base import check_trace, frame_scope, maybe_current_frame
+from ._base import PRNGSequence, check_trace, frame_scope, maybe_current_frame, next_rng_keys
 
 __all__ = ["cond", "fori_loop", "jit", "remat", "scan", "switch", "vmap"]
 
@@ -38,18 +38,29 @@ def _run_derived(frame, fun, params, state, key, args, kwargs):
     return out, inner.state_values()
 
 
+_OUTER = object()  # _prerun's default: draw keys from the frame's own sequence
+
+
 def _enter(frame, api):
     check_trace(frame, api, f"nt.{api} is called")
 
 
-def _prerun(frame, fun, args, kwargs=None):
-    """In ``init``: run ``fun`` once to create parameters and state, then undo the rest."""
+def _prerun(frame, fun, args, kwargs=None, *, key=_OUTER):
+    """In ``init``: run ``fun`` once to create parameters and state, then undo the rest.
+
+    With ``key`` (a key or None) the pre-run draws its random keys from ``key``, as the
+    transformed run will, instead of from the frame's own sequence, which is left as is.
+    """
     if not (frame.is_init and frame.can_create):
         return
     snapshot = frame.snapshot()
+    rng = frame.rng
+    if key is not _OUTER:
+        frame.rng = None if key is None else PRNGSequence(key)
     try:
         fun(*args, **(kwargs or {}))
     finally:
+        frame.rng = rng
         frame.restore(snapshot)
 
 
@@ -219,18 +230,25 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, *, split_rn
         size = axis_size if axis_size is not None else (sizes[0] if sizes else None)
         if size is None:
             raise ValueError("nt.vmap: no argument is mapped; pass axis_size.")
+        # As in Haiku: with split_rng each example gets its own key, the next `size` keys
+        # of the sequence (next_rng_keys); without it all share one key.
+        key_axis = None
+        if split_rng and frame.rng is not None and size > 0:
+            key, key_axis = next_rng_keys(size), 0
+        else:
+            key = _draw_key(frame)
+            if key is not None and split_rng:
+                key, key_axis = dr.split(key, size), 0
         if frame.is_init and frame.can_create and size > 0:
+            # Parameters are shared by every example, so they are created outside the
+            # vmap, from the first example with the key that example draws from.
             first = tuple(
                 _map_prefix(
                     lambda leaf, ax: leaf if ax is None else dnp.take(leaf, 0, axis=ax), s, a
                 )
                 for s, a in zip(axes, args, strict=True)
             )
-            _prerun(frame, fun, first)
-        key = _draw_key(frame)
-        key_axis = None
-        if key is not None and split_rng:
-            key, key_axis = dr.split(key, size), 0
+            _prerun(frame, fun, first, key=key if key_axis is None else key[0])
 
         def pure(params, state, key, *args):
             return _run_derived(frame, fun, params, state, key, args, {})

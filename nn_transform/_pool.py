@@ -103,7 +103,26 @@ def avg_pool(value, window_shape, strides, padding, channel_axis=-1):
     )
 
 
-class MaxPool(Module):
+class _Pool(Module):
+    """A pooling function as a module (no parameters); subclasses set ``reducer``."""
+
+    reducer = None  # the pooling function: (value, window_shape, strides, padding, channel_axis)
+
+    def __init__(self, window_shape, strides, padding, channel_axis=-1, name=None):
+        super().__init__(name=name)
+        self.window_shape = window_shape
+        self.strides = strides
+        self.padding = padding
+        self.channel_axis = channel_axis
+
+    def __call__(self, value):
+        """Pool ``value`` (see the module notes for which axes)."""
+        return type(self).reducer(
+            value, self.window_shape, self.strides, self.padding, self.channel_axis
+        )
+
+
+class MaxPool(_Pool):
     """`max_pool` as a module (no parameters).
 
     Args:
@@ -121,18 +140,10 @@ class MaxPool(Module):
         (1, 3, 3, 3)
     """
 
-    def __init__(self, window_shape, strides, padding, channel_axis=-1, name=None):
-        super().__init__(name=name)
-        self.window_shape = window_shape
-        self.strides = strides
-        self.padding = padding
-        self.channel_axis = channel_axis
-
-    def __call__(self, value):
-        return max_pool(value, self.window_shape, self.strides, self.padding, self.channel_axis)
+    reducer = staticmethod(max_pool)
 
 
-class AvgPool(Module):
+class AvgPool(_Pool):
     """`avg_pool` as a module (no parameters).
 
     Args:
@@ -150,12 +161,4 @@ class AvgPool(Module):
         (1, 2, 2, 3)
     """
 
-    def __init__(self, window_shape, strides, padding, channel_axis=-1, name=None):
-        super().__init__(name=name)
-        self.window_shape = window_shape
-        self.strides = strides
-        self.padding = padding
-        self.channel_axis = channel_axis
-
-    def __call__(self, value):
-        return avg_pool(value, self.window_shape, self.strides, self.padding, self.channel_axis)
+    reducer = staticmethod(avg_pool)

@@ -324,6 +324,38 @@ CASES = [
         (2, 4),
     ),
     Case(
+        "RNN/seq_lengths-reverse",
+        lambda: nn.RNN(nn.GRUCell(4), reverse=True, keep_order=True),
+        (rand(3, 5, 2),),
+        (3, 5, 4),
+        kwargs={"seq_lengths": np.array([5, 2, 3], np.int32)},
+        vmap=False,  # seq_lengths is a keyword input with the batch shape
+        tol=1e-4,
+    ),
+    Case(
+        "Bidirectional",
+        lambda: nn.Bidirectional(nn.RNN(nn.GRUCell(3)), nn.RNN(nn.LSTMCell(2))),
+        (rand(2, 4, 3),),
+        (2, 4, 5),
+        tol=1e-4,
+    ),
+    Case(
+        "ConvTranspose/circular",
+        lambda: nn.ConvTranspose(2, (3, 3), strides=2, padding="CIRCULAR"),
+        (rand(2, 3, 3, 2),),
+        (2, 6, 6, 2),
+        tol=1e-4,
+    ),
+    Case(
+        "MultiHeadDotProductAttention/broadcast-dropout",
+        lambda: nn.MultiHeadDotProductAttention(num_heads=2, dropout_rate=0.3),
+        (rand(2, 3, 4),),
+        (2, 3, 4),
+        kwargs={"deterministic": False},
+        rngs=("dropout",),
+        tol=1e-4,
+    ),
+    Case(
         "Sequential",
         lambda: nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)]),
         (rand(3, 5),),
@@ -1362,3 +1394,285 @@ def test_example_rejects_resume_without_a_checkpoint_dir(capsys):
         example.parse_args(["--resume"])
     assert info.value.code == 2
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- sow and intermediates
+
+
+class Sower(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Dense(3, name="hidden")(x)
+        self.sow("intermediates", "h", h)
+        self.sow("stats", "total", h.sum(), reduce_fn=lambda a, b: a + b, init_fn=lambda: 0.0)
+        return nn.Dense(2, name="out")(h)
+
+
+def test_sow_stores_only_into_mutable_collections():
+    x = rand(2, 4)
+    model = Sower()
+    variables = model.init(key(0), x)
+    # init returns every collection except the sown intermediates (as Flax's DenyList).
+    assert sorted(variables) == ["params", "stats"]
+    params = {"params": variables["params"]}
+    plain = model.apply(params, x)
+    out, state = model.apply(params, x, mutable=["intermediates"])
+    assert_close(out, plain)
+    (h,) = state["intermediates"]["h"]
+    assert_close(h, np_dense(npy(params["params"])["hidden"], x), rtol=1e-5)
+    assert list(state) == ["intermediates"]  # 'stats' was not mutable: nothing stored
+    _, stats = model.apply(params, x, mutable=["stats"])
+    np.testing.assert_allclose(float(stats["stats"]["total"]), float(np.asarray(h).sum()), 1e-5)
+    everything = model.init(key(0), x, mutable=True)
+    assert sorted(everything) == ["intermediates", "params", "stats"]
+
+
+def test_sow_returns_whether_it_stored_and_accumulates_over_calls():
+    class Twice(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            stored = [self.sow("intermediates", "x", x), self.sow("intermediates", "x", 2 * x)]
+            return x, stored
+
+    (_, stored), state = Twice().apply({}, np.ones(2, np.float32), mutable=["intermediates"])
+    assert stored == [True, True]
+    first, second = state["intermediates"]["x"]
+    assert_close(second, 2 * np.asarray(first))
+    _, stored = Twice().apply({}, np.ones(2, np.float32))
+    assert stored == [False, False]
+
+
+def test_sow_name_collision_with_a_submodule_raises():
+    class Clash(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.Dense(2, name="a")(x)
+            self.sow("intermediates", "a", x)
+            return x
+
+    with pytest.raises(nn.NameInUseError, match="'a'"):
+        Clash().init(key(0), np.ones((1, 2), np.float32), mutable=True)
+
+
+def test_capture_intermediates_records_every_call_or_the_filtered_ones():
+    x = rand(2, 4)
+    model = Sower()
+    params = {"params": model.init(key(0), x)["params"]}
+    out, state = model.apply(params, x, capture_intermediates=True)
+    inter = state["intermediates"]
+    assert sorted(inter) == ["__call__", "h", "hidden", "out"]
+    assert_close(inter["__call__"][0], out)
+    assert_close(inter["out"]["__call__"][0], out)
+    assert shapes(inter["hidden"]) == {"__call__": ((2, 3),)}
+
+    def dense_only(module, method_name):
+        return isinstance(module, nn.Dense)
+
+    _, state = model.apply(params, x, capture_intermediates=dense_only, mutable=["stats"])
+    assert sorted(state) == ["intermediates", "stats"]
+    assert sorted(state["intermediates"]) == ["h", "hidden", "out"]
+    _, variables = model.init_with_output(key(0), x, capture_intermediates=True)
+    assert "__call__" in variables["intermediates"]
+    with pytest.raises(TypeError, match="capture_intermediates must be True, False or a function"):
+        model.apply(params, x, capture_intermediates="all")
+
+
+def test_capture_intermediates_under_jit_and_inside_an_rnn():
+    x = rand(2, 5, 3)
+    rnn = nn.RNN(nn.GRUCell(4))
+    variables = rnn.init(key(0), x)
+
+    @dx.jit
+    def run(variables, x):
+        return rnn.apply(variables, x, capture_intermediates=True)
+
+    out, state = run(variables, x)
+    # The cell runs inside the lifted scan: only the RNN's own call is recorded (as Flax).
+    assert shapes(state) == {"intermediates": {"__call__": ((2, 5, 4),)}}
+    assert_close(state["intermediates"]["__call__"][0], out)
+
+
+def test_deny_list_filter():
+    keep = nn.DenyList(("intermediates", "cache"))
+    assert core.in_filter(keep, "params") and not core.in_filter(keep, "cache")
+    with pytest.raises(TypeError, match="collection names"):
+        nn.DenyList((1,))
+    variables = Sower().init(key(0), rand(1, 4), mutable=nn.DenyList("stats"))
+    assert sorted(variables) == ["intermediates", "params"]
+
+
+# --------------------------------------------------------------------------- recurrent extras
+
+
+def np_gru_run(p, xs, reverse_within=None):
+    """The GRU over ``xs (batch, time, in)`` in NumPy; with ``reverse_within`` (lengths), each
+    sequence's valid steps are processed last to first, then its padding last to first."""
+    b, t = xs.shape[:2]
+    h = np.zeros((b, p["hr"]["kernel"].shape[0]), np.float32)
+    order = [list(range(t))] * b
+    if reverse_within is not None:
+        order = [list(reversed(range(n))) + list(reversed(range(n, t))) for n in reverse_within]
+    ys = np.zeros((b, t, h.shape[1]), np.float32)
+    carries = []
+    for step in range(t):
+        x_t = np.stack([xs[i, order[i][step]] for i in range(b)])
+        h, y = np_gru(p, h, x_t)
+        carries.append(h)
+        for i in range(b):
+            ys[i, order[i][step]] = y[i]
+    return ys, carries
+
+
+def test_flip_sequences_keeps_padding_at_the_end():
+    x = np.array([[1, 0, 0], [2, 3, 0], [4, 5, 6]], np.int32)
+    got = nn.flip_sequences(x, np.array([1, 2, 3]), num_batch_dims=1, time_major=False)
+    np.testing.assert_array_equal(np.asarray(got), [[1, 0, 0], [3, 2, 0], [6, 5, 4]])
+    tm = nn.flip_sequences(x.T[..., None], np.array([1, 2, 3]), 1, time_major=True)
+    np.testing.assert_array_equal(np.asarray(tm)[..., 0].T, np.asarray(got))
+    twice = nn.flip_sequences(got, np.array([1, 2, 3]), 1, False)
+    np.testing.assert_array_equal(np.asarray(twice), x)
+    with pytest.raises(ValueError, match=r"seq_lengths of shape \(2,\).*\(3,\)"):
+        nn.flip_sequences(x, np.array([1, 2]), 1, False)
+
+
+@pytest.mark.parametrize("keep_order", [False, True])
+def test_rnn_reverse_with_seq_lengths_reverses_each_sequence_within_its_length(keep_order):
+    xs = rand(3, 5, 2)
+    lengths = np.array([5, 2, 3], np.int32)
+    rnn = nn.RNN(nn.GRUCell(4), reverse=True, keep_order=keep_order, return_carry=True)
+    variables = rnn.init(key(0), xs)
+    carry, ys = rnn.apply(variables, xs, seq_lengths=lengths)
+    p = npy(variables["params"]["cell"])
+    want, carries = np_gru_run(p, xs, reverse_within=lengths)
+    if not keep_order:  # processing order: the flipped positions
+        want = np.asarray(nn.flip_sequences(want, lengths, 1, False))
+    np.testing.assert_allclose(np.asarray(ys), want, rtol=1e-4, atol=1e-5)
+    # The carry is the one after each sequence's last valid step.
+    last = np.stack([carries[n - 1][i] for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(np.asarray(carry), last, rtol=1e-4, atol=1e-5)
+
+
+def test_rnn_seq_lengths_check_their_dtype():
+    rnn = nn.RNN(nn.GRUCell(2))
+    xs = rand(2, 3, 2)
+    variables = rnn.init(key(0), xs)
+    with pytest.raises(TypeError, match="seq_lengths must be integers"):
+        rnn.apply(variables, xs, seq_lengths=np.array([1.0, 2.0]))
+
+
+def test_bidirectional_merges_a_forward_and_a_backward_rnn():
+    xs = rand(2, 4, 3)
+    lengths = np.array([4, 2], np.int32)
+    layer = nn.Bidirectional(nn.RNN(nn.GRUCell(3)), nn.RNN(nn.GRUCell(2)), return_carry=True)
+    variables = layer.init(key(0), xs)
+    (fwd_carry, bwd_carry), out = layer.apply(variables, xs, seq_lengths=lengths)
+    p = npy(variables["params"])
+    fwd, fwd_carries = np_gru_run(p["forward_rnn"]["cell"], xs)
+    bwd, bwd_carries = np_gru_run(p["backward_rnn"]["cell"], xs, reverse_within=lengths)
+    np.testing.assert_allclose(np.asarray(out), np.concatenate([fwd, bwd], -1), 1e-4, 1e-5)
+    want_fwd = np.stack([fwd_carries[n - 1][i] for i, n in enumerate(lengths)])
+    want_bwd = np.stack([bwd_carries[n - 1][i] for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(np.asarray(fwd_carry), want_fwd, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(bwd_carry), want_bwd, rtol=1e-4, atol=1e-5)
+    # One RNN instance for both directions shares its parameters.
+    shared = nn.RNN(nn.GRUCell(3))
+    tied = nn.Bidirectional(shared, shared, merge_fn=lambda a, b: a + b)
+    assert list(tied.init(key(0), xs)["params"]) == ["forward_rnn"]
+
+
+def test_lstm_and_gru_cells_keep_their_parameter_trees():
+    x = rand(2, 3)
+    lstm = nn.LSTMCell(4).init(key(0), nn.LSTMCell(4).initialize_carry(None, x.shape), x)
+    gru = nn.GRUCell(4).init(key(0), nn.GRUCell(4).initialize_carry(None, x.shape), x)
+    lstm_shapes = {"kernel": (3, 4)}
+    recurrent = {"kernel": (4, 4), "bias": (4,)}
+    assert shapes(lstm["params"]) == {
+        **{f"i{g}": lstm_shapes for g in "ifgo"},
+        **{f"h{g}": recurrent for g in "ifgo"},
+    }
+    assert shapes(gru["params"]) == {
+        "ir": {"kernel": (3, 4), "bias": (4,)},
+        "iz": {"kernel": (3, 4), "bias": (4,)},
+        "in": {"kernel": (3, 4), "bias": (4,)},
+        "hr": {"kernel": (4, 4)},
+        "hz": {"kernel": (4, 4)},
+        "hn": {"kernel": (4, 4), "bias": (4,)},
+    }
+
+
+# --------------------------------------------------------------------------- conv transpose
+
+
+@pytest.mark.parametrize("kernel, strides", [((3, 3), 2), ((3, 5), (2, 1)), ((5, 3), 1)])
+def test_circular_conv_transpose_is_the_adjoint_of_circular_conv(kernel, strides):
+    """With ``transpose_kernel=True`` and the same odd-sized kernel, ConvTranspose('CIRCULAR')
+    is the transpose of the linear map Conv('CIRCULAR') for strides 1 and 2: <ConvT(y), x> ==
+    <y, Conv(x)>.
+    (Even sizes align the two paddings differently, in Flax too; the oracle tests cover
+    them.)"""
+    s = (strides,) * 2 if isinstance(strides, int) else strides
+    x = rand(1, 3 * s[0], 3 * s[1], 2)
+    conv = nn.Conv(5, kernel, strides=strides, padding="CIRCULAR", use_bias=False)
+    variables = conv.init(key(0), x)
+    y = rand(1, 3, 3, 5)
+    up = nn.ConvTranspose(
+        2, kernel, strides=strides, padding="CIRCULAR", use_bias=False, transpose_kernel=True
+    )
+    ty = up.apply(variables, y)
+    assert ty.shape == x.shape
+    lhs = float(np.sum(np.asarray(ty, np.float64) * x))
+    rhs = float(np.sum(y * np.asarray(conv.apply(variables, x), np.float64)))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
+
+
+def test_circular_conv_transpose_adds_the_bias_once_per_output():
+    x = rand(1, 4, 3)
+    up = nn.ConvTranspose(2, (3,), strides=2, padding="CIRCULAR", bias_init=nn.initializers.ones)
+    variables = up.init(key(0), x)
+    without = {"params": {**variables["params"], "bias": np.zeros(2, np.float32)}}
+    np.testing.assert_allclose(
+        np.asarray(up.apply(variables, x)), np.asarray(up.apply(without, x)) + 1.0, rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="'REFLECT' is not supported"):
+        nn.ConvTranspose(2, (3,), padding="REFLECT").init(key(0), x)
+
+
+# --------------------------------------------------------------------------- attention dropout
+
+
+def _attention_weights(broadcast_dropout):
+    """The dropped-out attention weights, read through values that are one-hot positions
+    (a value head size different from the key's)."""
+    b, t, n, s = 3, 4, 2, 5
+    q = np.zeros((b, t, n, 2), np.float32)  # equal logits: every weight is 1/s
+    k = np.zeros((b, s, n, 2), np.float32)
+    v = np.broadcast_to(np.eye(s, dtype=np.float32)[None, :, None, :], (b, s, n, s))
+    out = dx.nn.dot_product_attention(
+        q, k, v, dropout_rate=0.5, dropout_key=key(1), broadcast_dropout=broadcast_dropout
+    )
+    return np.asarray(out), s  # out[b, t, n, s'] = weight of key position s'
+
+
+def test_broadcast_dropout_shares_one_mask_across_batch_and_heads():
+    shared, s = _attention_weights(True)
+    kept = shared != 0
+    np.testing.assert_allclose(shared[kept], 1 / (s * 0.5), rtol=1e-6)
+    assert kept.any() and not kept.all()
+    assert (kept == kept[:1, :, :1]).all()  # the same mask for every batch entry and head
+    independent, _ = _attention_weights(False)
+    kept = independent != 0
+    assert not (kept == kept[:1, :, :1]).all()
+
+
+def test_attention_module_dropout_modes_differ_only_in_the_mask_sharing():
+    x = rand(2, 3, 4)
+    variables = nn.MultiHeadDotProductAttention(num_heads=2).init(key(0), x)
+    outs = {}
+    for shared in (True, False):
+        attn = nn.MultiHeadDotProductAttention(
+            num_heads=2, dropout_rate=0.5, broadcast_dropout=shared
+        )
+        outs[shared] = attn.apply(variables, x, deterministic=False, rngs={"dropout": key(2)})
+        evaluated = attn.apply(variables, x, deterministic=True)
+        assert_close(evaluated, nn.MultiHeadDotProductAttention(num_heads=2).apply(variables, x))
+    assert not np.allclose(np.asarray(outs[True]), np.asarray(outs[False]))

@@ -204,6 +204,54 @@ CASES = [
         False,
     ),
     (
+        "RNN/GRU-seq_lengths-reverse-carry",
+        nn.RNN(nn.GRUCell(4), reverse=True, return_carry=True),
+        fnn.RNN(fnn.GRUCell(4), reverse=True, return_carry=True),
+        (rand(3, 6, 3),),
+        {"seq_lengths": np.array([6, 2, 4], np.int32)},
+        False,
+    ),
+    (
+        "RNN/LSTM-time-major-seq_lengths-keep-order",
+        nn.RNN(nn.LSTMCell(4), time_major=True, reverse=True, keep_order=True, return_carry=True),
+        fnn.RNN(fnn.LSTMCell(4), time_major=True, reverse=True, keep_order=True, return_carry=True),
+        (rand(5, 3, 2),),
+        {"seq_lengths": np.array([1, 5, 3], np.int32)},
+        False,
+    ),
+    (
+        "Bidirectional",
+        nn.Bidirectional(nn.RNN(nn.GRUCell(4)), nn.RNN(nn.LSTMCell(3)), return_carry=True),
+        fnn.Bidirectional(fnn.RNN(fnn.GRUCell(4)), fnn.RNN(fnn.LSTMCell(3)), return_carry=True),
+        (rand(3, 5, 2),),
+        {"seq_lengths": np.array([5, 3, 1], np.int32)},
+        False,
+    ),
+    (
+        "ConvTranspose/circular-even-kernel",
+        nn.ConvTranspose(3, (4, 4), strides=2, padding="CIRCULAR"),
+        fnn.ConvTranspose(3, (4, 4), strides=2, padding="CIRCULAR"),
+        (rand(2, 5, 5, 2),),
+        {},
+        False,
+    ),
+    (
+        "ConvTranspose/circular-transpose-kernel",
+        nn.ConvTranspose(3, (5, 2), strides=(3, 1), padding="CIRCULAR", transpose_kernel=True),
+        fnn.ConvTranspose(3, (5, 2), strides=(3, 1), padding="CIRCULAR", transpose_kernel=True),
+        (rand(2, 4, 3, 2),),
+        {},
+        False,
+    ),
+    (
+        "ConvTranspose/circular-1d",
+        nn.ConvTranspose(2, (3,), strides=2, padding="CIRCULAR"),
+        fnn.ConvTranspose(2, (3,), strides=2, padding="CIRCULAR"),
+        (rand(2, 7, 3),),
+        {},
+        False,
+    ),
+    (
         "Sequential",
         nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)]),
         fnn.Sequential([fnn.Dense(4), fnn.relu, fnn.Dense(2)]),
@@ -367,3 +415,66 @@ def test_lifted_vmap_and_scan_parameter_trees_match_flax():
     theirs = to_np(FlaxStack().init(jax.random.key(0), jnp.asarray(x)))
     assert shapes(OurStack().init(dx.random.key(0), x)) == shapes(theirs)
     close(OurStack().apply(theirs, x), FlaxStack().apply(theirs, jnp.asarray(x)))
+
+
+# --------------------------------------------------------------------------- new features
+
+
+@pytest.mark.parametrize("broadcast", [True, False])
+@pytest.mark.parametrize("shape", [(2, 3, 8), (2, 2, 3, 8)])
+def test_attention_dropout_matches_flax_for_the_same_key(broadcast, shape):
+    q = rand(*shape)
+    kwargs = dict(num_heads=2, dropout_rate=0.4, broadcast_dropout=broadcast)
+    theirs = fnn.MultiHeadDotProductAttention(**kwargs)
+    variables = to_np(theirs.init(jax.random.key(0), jnp.asarray(q), deterministic=True))
+    expected = theirs.apply(
+        variables, jnp.asarray(q), deterministic=False, dropout_rng=jax.random.key(5)
+    )
+    got = nn.MultiHeadDotProductAttention(**kwargs).apply(
+        variables, q, deterministic=False, dropout_rng=dx.random.key(5)
+    )
+    close(got, expected, tol=1e-5)
+
+
+class OurSower(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Dense(3)(x)
+        self.sow("intermediates", "h", h)
+        self.sow("intermediates", "h", 2 * h)
+        return nn.RNN(nn.GRUCell(2))(nn.Dense(4)(h)[:, None])
+
+
+class FlaxSower(fnn.Module):
+    @fnn.compact
+    def __call__(self, x):
+        h = fnn.Dense(3)(x)
+        self.sow("intermediates", "h", h)
+        self.sow("intermediates", "h", 2 * h)
+        return fnn.RNN(fnn.GRUCell(2))(fnn.Dense(4)(h)[:, None])
+
+
+@pytest.mark.parametrize(
+    "capture",
+    [True, False, "dense-only"],
+    ids=["all-calls", "sown-only", "filter"],
+)
+def test_sow_and_capture_intermediates_match_flax(capture):
+    x = rand(2, 5)
+    jx = jnp.asarray(x)
+    flax_vars = FlaxSower().init(jax.random.key(0), jx)
+    assert "intermediates" not in flax_vars
+    variables = to_np(flax_vars)
+    assert shapes(OurSower().init(dx.random.key(0), x)) == shapes(variables)
+    ours_capture = theirs_capture = capture
+    if capture == "dense-only":
+        ours_capture = lambda module, method: isinstance(module, nn.Dense)  # noqa: E731
+        theirs_capture = lambda module, method: isinstance(module, fnn.Dense)  # noqa: E731
+    expected = FlaxSower().apply(
+        variables, jx, capture_intermediates=theirs_capture, mutable=["intermediates"]
+    )
+    got = OurSower().apply(
+        variables, x, capture_intermediates=ours_capture, mutable=["intermediates"]
+    )
+    assert shapes(got[1]) == shapes(to_np(expected[1]))
+    close(got, expected, tol=1e-4)

@@ -1268,3 +1268,113 @@ def test_example_rejects_bad_flags(capsys):
         with pytest.raises(SystemExit):
             example.parse_args(argv)
     assert "--resume needs --checkpoint-dir" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- gaps closed later
+
+
+def test_multi_head_attention_with_a_value_size_other_than_the_key_size():
+    q, kv = rand(2, 3, 4), rand(2, 5, 4)
+    t = nt.transform(lambda q, kv: nt.MultiHeadAttention(2, 3, value_size=5)(q, kv, kv))
+    params = t.init(0, q, kv)
+    assert shapes(params)["multi_head_attention/value"] == {"w": (4, 10), "b": (10,)}
+    out = t.apply(params, None, q, kv)
+    assert out.shape == (2, 3, 6)  # model_size defaults to key_size * num_heads
+
+    def proj(x, name, size):
+        p = params[f"multi_head_attention/{name}"]
+        return (x @ np.asarray(p["w"]) + np.asarray(p["b"])).reshape(*x.shape[:-1], 2, size)
+
+    logits = np.einsum("bthd,bshd->bhts", proj(q, "query", 3), proj(kv, "key", 3)) / math.sqrt(3)
+    weights = np.exp(logits - logits.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    heads = np.einsum("bhts,bshv->bthv", weights, proj(kv, "value", 5)).reshape(2, 3, 10)
+    p = params["multi_head_attention/linear"]
+    assert_close(out, heads @ np.asarray(p["w"]) + np.asarray(p["b"]), atol=1e-5, rtol=1e-5)
+
+
+def test_conv_transpose_output_shape_adjusts_the_padding():
+    x = rand(2, 5, 5, 3)
+    for out_shape, padding in [((10, 9), "SAME"), ((11, 12), "VALID")]:
+        t = nt.transform(
+            lambda x, o=out_shape, p=padding: nt.Conv2DTranspose(
+                4, 3, stride=2, output_shape=o, padding=p
+            )(x)
+        )
+        params = t.init(0, x)
+        assert t.apply(params, None, x).shape == (2, *out_shape, 4)
+    # output_shape given explicitly as the default gives the default result.
+    default = nt.transform(lambda x: nt.Conv1DTranspose(2, 3, stride=2)(x))
+    explicit = nt.transform(lambda x: nt.Conv1DTranspose(2, 3, stride=2, output_shape=8)(x))
+    x1 = rand(1, 4, 3)
+    params = default.init(0, x1)
+    assert_close(explicit.apply(params, None, x1), default.apply(params, None, x1))
+    bad = nt.transform(lambda x: nt.Conv2DTranspose(4, 3, stride=2, output_shape=(20, 10))(x))
+    with pytest.raises(ValueError, match=r"output_shape entry 20.*needs an input of size 10"):
+        bad.init(0, x)
+    pairs = nt.transform(
+        lambda x: nt.Conv2DTranspose(4, 3, output_shape=5, padding=((1, 1), (1, 1)))(x)
+    )
+    with pytest.raises(ValueError, match="needs padding 'SAME' or 'VALID'"):
+        pairs.init(0, x)
+
+
+def test_per_dimension_conv_classes_take_the_nd_arguments():
+    import inspect
+
+    for cls, base, fmt in [
+        (nt.Conv1D, nt.ConvND, "NWC"),
+        (nt.Conv2D, nt.ConvND, "NHWC"),
+        (nt.Conv3D, nt.ConvND, "NDHWC"),
+        (nt.Conv1DTranspose, nt.ConvNDTranspose, "channels_last"),
+        (nt.Conv2DTranspose, nt.ConvNDTranspose, "channels_last"),
+        (nt.Conv3DTranspose, nt.ConvNDTranspose, "channels_last"),
+    ]:
+        assert issubclass(cls, base)
+        params = inspect.signature(cls).parameters
+        nd = list(inspect.signature(base).parameters)
+        assert list(params) == [n for n in nd if n != "num_spatial_dims"]
+        assert params["data_format"].default == fmt
+    x = rand(1, 6, 6, 2)
+    by_position = nt.transform(lambda x: nt.Conv2D(3, 3, 2, 1, "VALID")(x))
+    nd = nt.transform(lambda x: nt.ConvND(2, 3, 3, stride=2, padding="VALID", name="conv2_d")(x))
+    params = by_position.init(0, x)
+    assert_close(by_position.apply(params, None, x), nd.apply(params, None, x))
+    with pytest.raises(TypeError):
+        nt.transform(lambda x: nt.Conv2D(3, 3, bogus=1)(x)).init(0, x)
+
+
+def test_pool_modules_share_one_base_with_the_reducer_as_a_field():
+    assert nt.MaxPool.__mro__[1] is nt.AvgPool.__mro__[1]
+    assert nt.MaxPool.reducer is nt.max_pool and nt.AvgPool.reducer is nt.avg_pool
+    x = rand(1, 4, 4, 2)
+    for module, fn in [(nt.MaxPool, nt.max_pool), (nt.AvgPool, nt.avg_pool)]:
+        t = nt.transform(lambda x, m=module: m(2, 2, "VALID")(x))
+        assert_close(t.apply({}, None, x), fn(x, 2, 2, "VALID"))
+
+
+def test_nt_vmap_split_rng_during_init_draws_the_keys_the_apply_would():
+    def f(xs):
+        def per_example(x):
+            w = nt.get_parameter("w", (3,), init=nt.initializers.Constant(1.0))
+            return x * w + dr.uniform(nt.next_rng_key(), (3,))
+
+        out = nt.vmap(per_example, split_rng=True)(xs)
+        nt.set_state("out", out)
+        return out
+
+    t = nt.transform_with_state(f)
+    xs = np.zeros((4, 3), np.float32)
+    params, state = t.init(dr.PRNGKey(0), xs)
+    assert shapes(params) == {"~": {"w": (3,)}}  # not batched
+    init_out = np.asarray(state["~"]["out"])
+    # The examples draw the next keys of the sequence (one each), as next_rng_keys(4) does.
+    keys = nt.transform(lambda: nt.next_rng_keys(4)).apply({}, dr.PRNGKey(0))
+    want = np.stack([np.asarray(dr.uniform(dr.split(k)[1], (3,))) for k in keys])
+    np.testing.assert_allclose(init_out, want, rtol=1e-6)
+    out, _ = t.apply(params, state, dr.PRNGKey(0), xs)
+    np.testing.assert_allclose(np.asarray(out), init_out, rtol=1e-6)
+    assert len({row.tobytes() for row in init_out}) == 4
+    # Random initialisers are drawn once, outside the vmap: parameters stay shared.
+    linear = nt.transform(lambda xs: nt.vmap(lambda x: nt.Linear(2)(x), split_rng=True)(xs))
+    assert shapes(linear.init(dr.PRNGKey(0), xs)) == {"linear": {"w": (3, 2), "b": (2,)}}

@@ -285,3 +285,74 @@ def test_resnet18_parameter_and_state_names_match_haiku():
     )
     assert shapes(nt_params) == shapes(hk_params)
     assert shapes(nt_state) == shapes(hk_state)
+
+
+# --------------------------------------------------------------------------- gaps closed later
+
+
+@pytest.mark.parametrize(
+    "n, in_shape, out_shape, kernel, stride, padding",
+    [
+        (1, (4,), (12,), 3, 3, "VALID"),
+        (2, (5, 5), (10, 9), 3, 2, "SAME"),
+        (2, (4, 4), (9, 10), (3, 4), 2, "VALID"),
+        (3, (2, 3, 2), (4, 6, 3), 2, 2, "SAME"),
+    ],
+)
+def test_conv_transpose_output_shape_matches_haiku(n, in_shape, out_shape, kernel, stride, padding):
+    x = rand(2, *in_shape, 3)
+    hk_cls = {1: hk.Conv1DTranspose, 2: hk.Conv2DTranspose, 3: hk.Conv3DTranspose}[n]
+    nt_cls = {1: nt.Conv1DTranspose, 2: nt.Conv2DTranspose, 3: nt.Conv3DTranspose}[n]
+    kwargs = dict(stride=stride, output_shape=out_shape, padding=padding)
+    hk_model = hk.transform(lambda x: hk_cls(4, kernel, **kwargs)(x))
+    params = randomize(hk_model.init(jax.random.PRNGKey(0), x))
+    nt_model = nt.transform(lambda x: nt_cls(4, kernel, **kwargs)(x))
+    assert shapes(nt_model.init(dr.PRNGKey(0), x)) == shapes(params)
+    expected = hk_model.apply(params, None, x)
+    assert expected.shape == (2, *out_shape, 4)
+    assert_trees_close(nt_model.apply(params, None, x), expected)
+
+
+def test_multi_head_attention_value_size_matches_haiku():
+    q, kv = rand(2, 3, 4), rand(2, 5, 6)
+    mask = RNG.random((2, 1, 3, 5)) > 0.3
+
+    def make(lib, w_init):
+        return lambda q, kv, m: lib.MultiHeadAttention(
+            2, 3, value_size=5, model_size=7, w_init=w_init
+        )(q, kv, kv, m)
+
+    hk_model = hk.transform(make(hk, HK_INIT))
+    params = randomize(hk_model.init(jax.random.PRNGKey(0), q, kv, mask))
+    nt_model = nt.transform(make(nt, NT_INIT))
+    assert shapes(nt_model.init(dr.PRNGKey(0), q, kv, mask)) == shapes(params)
+    expected = hk_model.apply(params, None, q, kv, mask)
+    assert_trees_close(nt_model.apply(params, None, q, kv, mask), expected)
+
+
+def _vmapped_noise(lib, random):
+    """A function whose per-example code creates a shared parameter and draws a key."""
+
+    def f(xs):
+        def per_example(x):
+            w = lib.get_parameter("w", (3,), init=lib.initializers.Constant(2.0))
+            return x * w + random.uniform(lib.next_rng_key(), (3,))
+
+        out = lib.vmap(per_example, split_rng=True)(xs)
+        lib.set_state("out", out)
+        return out + random.uniform(lib.next_rng_key(), (3,))
+
+    return lib.transform_with_state(f)
+
+
+def test_vmap_split_rng_draws_the_same_keys_as_haiku_in_init_and_apply():
+    xs = rand(4, 3)
+    hk_params, hk_state = _vmapped_noise(hk, jax.random).init(jax.random.PRNGKey(0), xs)
+    nt_params, nt_state = _vmapped_noise(nt, dr).init(dr.PRNGKey(0), xs)
+    assert_trees_close(nt_params, hk_params)  # shared, not batched
+    assert_trees_close(nt_state, hk_state)  # the outputs computed during init
+    expected, _ = _vmapped_noise(hk, jax.random).apply(
+        hk_params, hk_state, jax.random.PRNGKey(1), xs
+    )
+    actual, _ = _vmapped_noise(nt, dr).apply(nt_params, nt_state, dr.PRNGKey(1), xs)
+    assert_trees_close(actual, expected, tol=1e-6)

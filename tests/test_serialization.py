@@ -472,3 +472,76 @@ def test_manager_errors(tmp_path):
         f.write(b"x")
     with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError, match="could be read"):
         all_bad.restore()
+
+
+# ----------------------------------------------------------------------------- bytes
+
+
+def _bytes_tree():
+    return {
+        "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "half": np.ones(3, ml_dtypes.bfloat16),
+        "ids": [np.array([1, 2], np.int32), 7, 2.5, "name", True],
+        "none": None,
+    }
+
+
+def test_bytes_round_trip_and_are_the_file_contents(tmp_path):
+    tree = _bytes_tree()
+    data = serialization.to_bytes(tree)
+    assert isinstance(data, bytes)
+    _assert_same(serialization.from_bytes(data), serialization.restore(_write(tmp_path, data)))
+    path = tmp_path / "saved.safetensors"
+    serialization.save(path, tree)
+    assert path.read_bytes() == data  # one format, one encoder
+    like = dtree.map(lambda x: x, tree)
+    _assert_same(serialization.from_bytes(bytearray(data), like=like), tree)
+    _assert_same(serialization.from_bytes(memoryview(data), like=like), tree)
+
+
+def _write(tmp_path, data):
+    path = tmp_path / "from_bytes.safetensors"
+    path.write_bytes(data)
+    return path
+
+
+def test_from_bytes_copies_its_input():
+    data = bytearray(serialization.to_bytes({"w": np.ones(4, np.float32)}))
+    restored = serialization.from_bytes(data)
+    data[-4:] = b"\0\0\0\0"
+    np.testing.assert_array_equal(np.asarray(restored["w"]), np.ones(4, np.float32))
+
+
+def test_from_bytes_detects_damage_and_mismatch():
+    data = serialization.to_bytes({"w": np.ones(3, np.float32), "step": 1})
+    for n in (0, 7, len(data) // 2, len(data) - 1):
+        with pytest.raises(CheckpointError, match="cannot read checkpoint bytes"):
+            serialization.from_bytes(data[:n])
+    flipped = bytearray(data)
+    flipped[-1] ^= 0x40
+    with pytest.raises(CheckpointError, match="checksum"):
+        serialization.from_bytes(bytes(flipped))
+    with pytest.raises(
+        CheckpointMismatchError, match=r"(?s)from_bytes: the checkpoint bytes do not.*\['w'\]"
+    ):
+        serialization.from_bytes(data, like={"w": np.ones(2, np.float32), "step": 0})
+    with pytest.raises(TypeError, match=r"data must be bytes.*restore\(path\)"):
+        serialization.from_bytes("ckpt.safetensors")
+    with pytest.raises(TypeError, match=r"\['f'\].*function"):
+        serialization.to_bytes({"f": print})
+
+
+def test_nn_modules_bytes_use_no_temporary_files(monkeypatch):
+    nn = pytest.importorskip("nn_modules")
+    import tempfile
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("to_bytes/from_bytes must not touch the file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_files)
+    monkeypatch.setattr(tempfile, "mkstemp", no_files)
+    target = {"params": {"w": dnp.zeros(3)}, "step": 0}
+    data = nn.to_bytes({"params": {"w": dnp.arange(3.0)}, "step": 4})
+    restored = nn.from_bytes(target, data)
+    np.testing.assert_array_equal(np.asarray(restored["params"]["w"]), [0.0, 1.0, 2.0])
+    assert restored["step"] == 4

@@ -26,21 +26,23 @@ def dot_product_attention(
     is_causal=False,
     dropout_rate=0.0,
     dropout_key=None,
+    broadcast_dropout=False,
 ):
     """``softmax(q k^T * scale + bias, masked) v`` over the key positions, per head.
 
     Shapes follow ``jax.nn.dot_product_attention`` (batch ``B``, query length ``T``, key
-    length ``S``, heads ``N``, head size ``H``): ``query (B, T, N, H)``, ``key`` and
-    ``value (B, S, K, H)`` where ``K`` divides ``N`` (grouped-query attention: query head
-    ``n`` attends with key/value head ``n // (N // K)``); the batch axis may be absent
-    from all three. ``bias`` and ``mask`` broadcast to the logits ``(B, N, T, S)``. Logits
+    length ``S``, heads ``N``, head size ``H``): ``query (B, T, N, H)``, ``key (B, S, K, H)``
+    and ``value (B, S, K, V)`` where ``K`` divides ``N`` (grouped-query attention: query
+    head ``n`` attends with key/value head ``n // (N // K)``) and the value head size ``V``
+    may differ from ``H`` (it is ``H`` in ``jax.nn.dot_product_attention``, which this
+    generalises); the batch axis may be absent from all three. ``bias`` and ``mask`` broadcast to the logits ``(B, N, T, S)``. Logits
     and the softmax are computed in at least float32; masked logits are set to a large
     negative number, so a fully masked row attends uniformly.
 
     Args:
         query: ``(B, T, N, H)`` or ``(T, N, H)``.
         key: ``(B, S, K, H)`` or ``(S, K, H)``.
-        value: ``(B, S, K, H)`` or ``(S, K, H)``.
+        value: ``(B, S, K, V)`` or ``(S, K, V)``.
         bias: optional additive bias broadcastable to ``(B, N, T, S)``.
         mask: optional boolean mask broadcastable to ``(B, N, T, S)``; True attends.
         scale: the logit scale, default ``1 / sqrt(H)``.
@@ -48,9 +50,12 @@ def dot_product_attention(
         dropout_rate: dropout on the attention weights (needs ``dropout_key``), as in
             Flax's attention.
         dropout_key: a PRNG key for the dropout.
+        broadcast_dropout: draw one ``(T, S)`` dropout mask and share it across the batch
+            and the heads (Flax's ``broadcast_dropout=True``) instead of one mask entry per
+            attention weight. The same key gives the same mask as Flax either way.
 
     Returns:
-        ``(B, T, N, H)`` (or ``(T, N, H)``), in the dtype of the inputs.
+        ``(B, T, N, V)`` (or ``(T, N, V)``), in the dtype of the inputs.
 
     Raises:
         ValueError: for inconsistent shapes; the message names them.
@@ -74,15 +79,16 @@ def dot_product_attention(
         query, key, value = query[None], key[None], value[None]
     if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
         raise ValueError(
-            "dot_product_attention: expected query (B, T, N, H), key and value (B, S, K, H); "
+            "dot_product_attention: expected query (B, T, N, H), key (B, S, K, H) and value "
+            "(B, S, K, V); "
             f"got {query.shape}, {key.shape}, {value.shape}."
         )
     b, t, n, h = query.shape
-    if key.shape != value.shape or key.shape[0] != b or key.shape[3] != h:
+    if key.shape[:3] != value.shape[:3] or key.shape[0] != b or key.shape[3] != h:
         raise ValueError(
-            "dot_product_attention: key and value must have the same shape (B, S, K, H) with "
-            f"the query's batch and head size; got query {query.shape}, key {key.shape}, "
-            f"value {value.shape}."
+            "dot_product_attention: key (B, S, K, H) must have the query's batch and head "
+            "size H, and value (B, S, K, V) the same shape as key except for its head size V; "
+            f"got query {query.shape}, key {key.shape}, value {value.shape}."
         )
     s, k = key.shape[1], key.shape[2]
     if k == 0 or n % k:
@@ -110,8 +116,11 @@ def dot_product_attention(
         logits = dnp.where(keep, logits, large_negative)
     probs = softmax(logits, axis=-1).astype(value.dtype)
     if dropout_rate:
-        probs = dropout(dropout_key, dropout_rate, probs)
+        # probs is (B, N, T, S), the layout of Flax's attention weights, so a shared mask
+        # drawn with shape (1, 1, T, S) has the same bits as Flax's for the same key.
+        shared = (0, 1) if broadcast_dropout else ()
+        probs = dropout(dropout_key, dropout_rate, probs, broadcast_dims=shared)
     probs = dnp.reshape(probs, (b, k, g, t, s))
-    out = dnp.einsum("bkgts,bskh->btkgh", probs, value)
-    out = dnp.reshape(out, (b, t, n, h))
+    out = dnp.einsum("bkgts,bskv->btkgv", probs, value)
+    out = dnp.reshape(out, (b, t, n, value.shape[3]))
     return out[0] if unbatched else out

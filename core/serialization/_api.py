@@ -10,10 +10,17 @@ import numpy as np
 
 from derivax import tree as _tree
 
-from ._format import CheckpointError, _fail, read_checkpoint, write_checkpoint
+from ._format import (
+    CheckpointError,
+    _fail,
+    decode_checkpoint,
+    encode_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
 from ._treedesc import _Invalid, build_tree, encode_tree, flat_leaves
 
-__all__ = ["CheckpointMismatchError", "restore", "save"]
+__all__ = ["CheckpointMismatchError", "from_bytes", "restore", "save", "to_bytes"]
 
 
 class CheckpointMismatchError(CheckpointError, ValueError):
@@ -59,14 +66,47 @@ def save(path: str | os.PathLike, tree: Any) -> None:
         >>> serialization.restore(path)["w"].shape
         (2, 3)
     """
-    desc, tensors = encode_tree(tree)
+    tensors, tree_json = _encode(tree)
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             f"save: the directory {directory!r} of path {os.fspath(path)!r} does not exist; "
             "create it first (os.makedirs(directory, exist_ok=True))."
         )
-    write_checkpoint(path, tensors, json.dumps(desc, separators=(",", ":")))
+    write_checkpoint(path, tensors, tree_json)
+
+
+def _encode(tree: Any) -> tuple[dict, str]:
+    desc, tensors = encode_tree(tree)
+    return tensors, json.dumps(desc, separators=(",", ":"))
+
+
+def to_bytes(tree: Any) -> bytes:
+    """The bytes of the checkpoint file `save` would write for ``tree``, without a file.
+
+    Same format, same supported leaves and same checks as `save`: the result can be
+    written to a ``.safetensors`` file and read with `restore`, or sent over a network
+    and read back with `from_bytes`.
+
+    Args:
+        tree: A pytree of arrays and Python scalars, as for `save`.
+
+    Returns:
+        The checkpoint as ``bytes``.
+
+    Raises:
+        TypeError: If a leaf has a type or dtype a checkpoint cannot store, or a dict key
+            is not a str or int. The message names the leaf's key path.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import serialization
+        >>> data = serialization.to_bytes({"w": dnp.arange(3.0), "step": 7})
+        >>> serialization.from_bytes(data)
+        {'w': Array([0., 1., 2.], dtype=float32), 'step': 7}
+    """
+    tensors, tree_json = _encode(tree)
+    return b"".join(encode_checkpoint(tensors, tree_json))
 
 
 def _describe(kind: str, value: Any) -> str:
@@ -180,15 +220,53 @@ def restore(path: str | os.PathLike, like: Any = None) -> Any:
         ...
         derivax.serialization._api.CheckpointMismatchError: ...
     """
-    tensors, tree_json = read_checkpoint(path)
+    return _decode(*read_checkpoint(path), like, os.fspath(path))
+
+
+def from_bytes(data: bytes | bytearray | memoryview, like: Any = None) -> Any:
+    """Restores a pytree from the bytes made by `to_bytes` (or read from a checkpoint file).
+
+    The bytes are verified exactly as `restore` verifies a file (lengths, offsets, dtypes,
+    checksum) before any value is returned; nothing in them can run code.
+
+    Args:
+        data: The checkpoint bytes. They are copied, so changing ``data`` later does not
+            change the arrays returned.
+        like: Optional tree with the expected structure, as for `restore`.
+
+    Returns:
+        The tree, with the same leaf types as `restore` gives.
+
+    Raises:
+        TypeError: If ``data`` is not bytes-like.
+        CheckpointError: If the bytes are truncated, corrupted or not a checkpoint.
+        CheckpointMismatchError: If ``like`` is given and differs from the saved tree.
+
+    Example:
+        >>> import derivax.numpy as dnp
+        >>> from derivax import serialization
+        >>> data = serialization.to_bytes([dnp.ones(2), 3])
+        >>> serialization.from_bytes(data, like=[dnp.zeros(2), 0])
+        [Array([1., 1.], dtype=float32), 3]
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"from_bytes: data must be bytes (from serialization.to_bytes), got "
+            f"{type(data).__name__}; to read a file use serialization.restore(path)."
+        )
+    return _decode(*decode_checkpoint(bytearray(data)), like, None)
+
+
+def _decode(tensors: dict, tree_json: str, like: Any, path: str | None) -> Any:
+    """The tree of a verified checkpoint read from ``path`` (None: from bytes)."""
     try:
         desc = json.loads(tree_json)
         leaves = flat_leaves(desc, tensors)
     except (ValueError, RecursionError, _Invalid) as e:
-        raise _fail(os.fspath(path), f"the tree description is invalid ({e})") from None
+        raise _fail(path, f"the tree description is invalid ({e})") from None
     stored = {key: (kind, value) for key, kind, value in leaves}
     if len(stored) != len(leaves):
-        raise _fail(os.fspath(path), "two leaves of the tree description share a key path")
+        raise _fail(path, "two leaves of the tree description share a key path")
 
     if like is None:
         return build_tree(
@@ -199,11 +277,14 @@ def restore(path: str | os.PathLike, like: Any = None) -> Any:
     items, treedef, problems = _check_against(stored, like)
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
+        source = "the checkpoint bytes" if path is None else f"checkpoint {path!r}"
+        fix = "from_bytes(data)" if path is None else "restore(path)"
         raise CheckpointMismatchError(
-            f"restore: checkpoint {os.fspath(path)!r} does not match `like` "
+            f"{'from_bytes' if path is None else 'restore'}: {source} "
+            f"{'do' if path is None else 'does'} not match `like` "
             f"({len(problems)} difference{'s' if len(problems) > 1 else ''}):\n{lines}\n"
-            "Build `like` the way the saved tree was built, or call restore(path) without "
-            "`like` to inspect the file.",
+            f"Build `like` the way the saved tree was built, or call {fix} without "
+            "`like` to inspect what was saved.",
             problems,
         )
     values = []

@@ -30,7 +30,13 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-__all__ = ["CheckpointError", "read_checkpoint", "write_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "decode_checkpoint",
+    "encode_checkpoint",
+    "read_checkpoint",
+    "write_checkpoint",
+]
 
 FORMAT_NAME = "derivax.checkpoint"
 FORMAT_VERSION = "1"
@@ -93,11 +99,11 @@ def _digest(tree_json: str, table: Mapping[str, Any], chunks) -> str:
     return h.hexdigest()
 
 
-def write_checkpoint(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], tree_json: str):
-    """Writes ``tensors`` and the tree description to ``path`` atomically.
+def encode_checkpoint(tensors: Mapping[str, np.ndarray], tree_json: str) -> list:
+    """The bytes of a checkpoint holding ``tensors`` and the tree description, in order.
 
-    The bytes go to a temporary file in the same directory, which is flushed, fsynced and
-    then renamed over ``path``: a reader sees either the old file or the complete new one.
+    Returns a list of bytes-like chunks (length field, header, then each tensor's data) so
+    that a file can be written without first joining them into one buffer.
     """
     arrays = {name: _little_endian(np.asarray(a)) for name, a in tensors.items()}
     # Largest items first keeps every tensor aligned to its item size (the header is padded
@@ -122,14 +128,21 @@ def write_checkpoint(path: str | os.PathLike, tensors: Mapping[str, np.ndarray],
     }
     header = json.dumps({"__metadata__": metadata, **table}, separators=(",", ":")).encode()
     header += b" " * (-len(header) % 8)
+    return [len(header).to_bytes(8, "little"), header, *chunks]
 
+
+def write_checkpoint(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], tree_json: str):
+    """Writes ``tensors`` and the tree description to ``path`` atomically.
+
+    The bytes go to a temporary file in the same directory, which is flushed, fsynced and
+    then renamed over ``path``: a reader sees either the old file or the complete new one.
+    """
+    chunks = encode_checkpoint(tensors, tree_json)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(len(header).to_bytes(8, "little"))
-            f.write(header)
             for chunk in chunks:
                 f.write(chunk)
             f.flush()
@@ -158,7 +171,14 @@ def _fsync_directory(directory: str):
         os.close(fd)
 
 
-def _fail(path: str, problem: str) -> CheckpointError:
+def _fail(path: str | None, problem: str) -> CheckpointError:
+    """The error for an unreadable checkpoint: the file ``path``, or bytes when None."""
+    if path is None:
+        return CheckpointError(
+            f"cannot read checkpoint bytes: {problem}. The bytes are truncated, corrupted or "
+            "were not made by derivax.serialization.to_bytes; make them again from the "
+            "original tree."
+        )
     return CheckpointError(
         f"cannot read checkpoint {path!r}: {problem}. The file is truncated, corrupted or "
         "was not written by derivax.serialization.save; restore an older checkpoint or "
@@ -189,8 +209,26 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str
         data = bytearray(size)
         if f.readinto(data) != size:
             raise _fail(path, "the file changed size while it was read")
+    return decode_checkpoint(data, path)
+
+
+def decode_checkpoint(
+    data: bytearray, path: str | None = None
+) -> tuple[dict[str, np.ndarray], str]:
+    """Verifies and decodes the bytes of a checkpoint (read from ``path``, or None).
+
+    The arrays returned are views of ``data``, which the caller must not change afterwards.
+
+    Returns:
+        ``(tensors, tree_json)``: the arrays by name and the tree description string.
+
+    Raises:
+        CheckpointError: If any length, offset, dtype or the checksum is wrong.
+    """
+    size = len(data)
     if size < 8:
-        raise _fail(path, f"the file has {size} bytes, fewer than the 8-byte header length")
+        what = "the file has" if path is not None else "there are"
+        raise _fail(path, f"{what} {size} bytes, fewer than the 8-byte header length")
     header_len = int.from_bytes(data[:8], "little")
     if header_len > size - 8:
         raise _fail(
@@ -253,7 +291,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str
     if end != data_len:
         raise _fail(
             path,
-            f"the tensors cover {end} bytes of data but the file holds {data_len} "
+            f"the tensors cover {end} bytes of data but {data_len} follow the header "
             f"({'truncated' if end > data_len else 'extra bytes at the end'})",
         )
     view = memoryview(data)[data_start:]

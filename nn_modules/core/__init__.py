@@ -23,6 +23,7 @@ from .._lift import remat as remat
 from .._lift import scan as scan
 from .._lift import vmap as vmap
 from .._scope import CollectionFilter as CollectionFilter
+from .._scope import DenyList as DenyList
 from .._scope import Scope as Scope
 from .._scope import Variable as Variable
 from .._scope import apply as apply
@@ -32,6 +33,7 @@ from .._scope import init as init
 
 __all__ = [
     "CollectionFilter",
+    "DenyList",
     "Scope",
     "Variable",
     "apply",
