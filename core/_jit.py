@@ -4,12 +4,20 @@ The cache key is the tree structure of the dynamic arguments, each leaf's (shape
 weak type), the static arguments and the tracing-relevant config. The back end today is
 the reference evaluator (each equation runs its NumPy implementation); the LLVM compiler
 replaces ``run_compiled`` without changing anything else here.
+
+Steady-state calls take a fast path: when every argument is a positional ``Array`` and
+there are no keywords or static arguments, the signature is read straight from the
+arrays (no pytree flatten) and looked up in a second, per-function table of ``_FastEntry``
+objects that hold everything a call needs (the program, its constants, the compiled
+executable, the output structure). A miss falls back to the general path, which traces,
+warns about retraces and fills both tables.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import os
 import time
 import warnings
@@ -26,6 +34,9 @@ from ._custom import closed_call, jit_call_p
 from ._ir import ClosedIR, eval_ir
 
 _DEBUG = os.environ.get("DERIVAX_DEBUG", "") not in ("", "0")
+# The config's attribute dict: the fast path reads options from it without attribute lookups.
+_CFG = config.__dict__
+_LEAF_MARK = object()
 
 
 class RetraceWarning(UserWarning):
@@ -48,13 +59,66 @@ def run_compiled(call: ClosedIR, args, donate=()):
     result (``debug_nans``, ``debug_index_checks``) always use the reference evaluator.
     ``donate`` lists argument indices whose buffers the compiled program may reuse.
     """
-    if config.jit_backend == "llvm" and not (config.debug_nans or config.debug_index_checks):
+    if _uses_llvm():
         global _llvm_run
         if _llvm_run is None:
             from ._compiler import run as _llvm_run
         return _llvm_run(call, args, donate)
     outs = eval_ir(call.ir, call.consts, *args)
     return [o if type(o) is Array else _as_array(o) for o in outs]
+
+
+def _uses_llvm():
+    return config.jit_backend == "llvm" and not (config.debug_nans or config.debug_index_checks)
+
+
+class _FastEntry:
+    """What a steady-state call of one (signature, config, back end) needs, resolved once.
+
+    ``dtypes`` are compared by identity (NumPy's builtin dtypes are singletons; a dtype
+    that is equal but not identical only costs a trip through the general path). ``fn``
+    runs the program on the arguments and returns the result; under the LLVM back end it
+    becomes the compiled program's own call on first use.
+    """
+
+    __slots__ = ("dtypes", "call", "consts", "out_tree", "single", "donate", "fn")
+
+    def __init__(self, dtypes, call, consts, out_tree, donate, native):
+        self.dtypes = dtypes
+        self.call = call
+        self.consts = tuple(consts)
+        self.out_tree = out_tree
+        self.single = (
+            out_tree.num_leaves == 1 and tree_util.unflatten(out_tree, [_LEAF_MARK]) is _LEAF_MARK
+        )
+        self.donate = donate
+        # The back end and the debug options are part of the fast table's key.
+        self.fn = self._bind_native if native else self._run_reference
+
+    def _run_reference(self, args):
+        outs = run_compiled(self.call, [*self.consts, *args], self.donate)
+        return outs[0] if self.single else tree_util.unflatten(self.out_tree, outs)
+
+    def _bind_native(self, args):
+        from ._compiler import executable_for
+        from ._compiler.engine import set_blas_threads
+
+        exe = executable_for(self.call)
+        consts, donate, out_tree, single = self.consts, self.donate, self.out_tree, self.single
+        call1 = getattr(exe, "call1", None)
+        if single and call1 is not None and not consts and not donate and not exe.uses_blas:
+            self.fn = call1
+        else:
+
+            def native(args):
+                if _CFG["blas_threads"] is not None:
+                    set_blas_threads(_CFG["blas_threads"])
+                flat = (*consts, *args) if consts else args
+                outs = exe(flat, donate) if donate else exe.call(flat)
+                return outs[0] if single else tree_util.unflatten(out_tree, outs)
+
+            self.fn = native
+        return self.fn(args)
 
 
 def _as_array(x):
@@ -163,6 +227,9 @@ class Jitted:
             ]
             self.static_argnames = tuple(dict.fromkeys(self.static_argnames + tuple(extra_names)))
         self._cache: dict = {}
+        # (trace context, shape, weak, shape, weak, ...) -> [_FastEntry] (see __call__)
+        self._fast: dict = {}
+        self._fast_ok = not self.static_argnums
         self._trace_times: dict = {}
         self._traces = 0
         self._last_sig = None
@@ -291,6 +358,7 @@ class Jitted:
             key = (in_tree, sig, (), (), config.trace_context())
             entry = self._cache.get(key)
             if entry is not None:
+                self._add_fast(args, leaves, sig, entry, key[4], config.jit_backend)
                 return entry, leaves
             dyn_args, dyn_kwargs, static_args, static_kw = args, {}, (), ()
         else:
@@ -300,6 +368,7 @@ class Jitted:
             key = (in_tree, sig, static_args, static_kw, config.trace_context())
             entry = self._cache.get(key)
         if entry is None:
+            backend = config.jit_backend  # as at the call: tracing may change the config
             names = None
             if self._traces:
                 try:
@@ -315,9 +384,69 @@ class Jitted:
             entry = (call, consts, out_tree)
             if not any(isinstance(c, Tracer) for c in consts):
                 self._cache[key] = entry
+                if not kwargs and not self.static_argnums:
+                    self._add_fast(args, leaves, sig, entry, key[4], backend)
         return entry, leaves
 
+    def _add_fast(self, args, leaves, sig, entry, context, backend):
+        """Make this cached signature reachable from the fast path when it qualifies:
+        every argument a single positional Array (so leaves == args)."""
+        if len(leaves) != len(args) or any(type(a) is not Array for a in args):
+            return
+        call, consts, out_tree = entry
+        if any(isinstance(c, Tracer) for c in consts):
+            return
+        pairs = [x for shape, _, weak in sig for x in (shape, weak)]
+        fkey = (context, backend, *pairs)
+        dtypes = tuple(d for _, d, _ in sig)
+        bucket = self._fast.setdefault(fkey, [])
+        if any(all(map(operator.is_, e.dtypes, dtypes)) for e in bucket):
+            return
+        donate = tuple(len(consts) + i for i in self._donated_positions(len(args)))
+        # ``context`` is (enable_x64, default_float_dtype, debug_index_checks, debug_nans);
+        # the debug options run on the reference evaluator (see ``run_compiled``).
+        native = backend == "llvm" and not (context[2] or context[3])
+        bucket.append(_FastEntry(dtypes, call, consts, out_tree, donate, native))
+
+    def _donated_positions(self, nargs):
+        return sorted({a % nargs for a in self.donate_argnums if -nargs <= a < nargs})
+
     def __call__(self, *args, **kwargs):
+        cfg = _CFG
+        if not kwargs and self._fast_ok and _state.dynamic is None and not cfg["disable_jit"]:
+            # Fast path: all positional Arrays. The key mirrors the general cache's
+            # (structure, shapes, weak types, trace context) plus the back end; dtypes are
+            # checked per entry. One argument is the commonest case: no loop, no list.
+            if len(args) == 1:
+                a = args[0]
+                if type(a) is Array:
+                    v = a._value
+                    key = (cfg["_trace_context"], cfg["jit_backend"], v.shape, a.weak_type)
+                    bucket = self._fast.get(key)
+                    if bucket is not None:
+                        d = v.dtype
+                        for ent in bucket:
+                            if ent.dtypes[0] is d:
+                                return ent.fn(args)
+            else:
+                key = [cfg["_trace_context"], cfg["jit_backend"]]
+                for a in args:
+                    if type(a) is not Array:
+                        break
+                    key.append(a._value.shape)
+                    key.append(a.weak_type)
+                else:
+                    bucket = self._fast.get(tuple(key))
+                    if bucket is not None:
+                        for ent in bucket:
+                            for a, d in zip(args, ent.dtypes):
+                                if a._value.dtype is not d:
+                                    break
+                            else:
+                                return ent.fn(args)
+        return self._call_general(args, kwargs)
+
+    def _call_general(self, args, kwargs):
         if config.disable_jit:
             return self.fun(*args, **kwargs)
         (call, consts, out_tree), leaves = self._lookup(args, kwargs)
@@ -357,6 +486,7 @@ class Jitted:
 
     def clear_cache(self):
         self._cache.clear()
+        self._fast.clear()
         self._trace_times.clear()
         self._traces = 0
         self._last_sig = None

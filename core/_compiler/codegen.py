@@ -6,7 +6,9 @@ another name); float arithmetic carries ``contract`` (so FMAs form) and reductio
 accumulators ``reassoc`` (so the vectorizer may reorder the sum). The program exports
 one ``i32 entry(i8** slots)`` per native segment (``entry`` when there is no reference
 evaluator step in the middle; ``seg0``, ``seg1``, ... otherwise) that computes every
-buffer address once and calls the kernels and BLAS in order.
+buffer address once and calls the kernels and BLAS in order. Control-flow steps become
+loops and branches of the entry itself (``control.py``), and kernels marked for threads
+take a ``lo, hi`` range of their outer loop and run in parts (``parallel.py``).
 
 Slots: ``[input arrays][output arrays][workspace][constants]``. Input and output slots
 hold the addresses of NumPy array *objects*; the entry reads each data pointer (and, for
@@ -31,7 +33,7 @@ from llvmlite import ir
 
 from .._config import config
 from .._ir import Literal, Var
-from . import engine, mathlib
+from . import engine, mathlib, parallel
 from .passes import literal_value
 
 I1 = ir.IntType(1)
@@ -237,6 +239,10 @@ class Emitter:
         self.roots = set()
         self._typed = {}
         self._consts = {}
+        # (lo, hi) i64 arguments when the kernel may run as parts on several threads: the
+        # one loop opened with ``split=True`` then covers [lo, hi) of its range
+        self.split = None
+        self.split_extent = None
 
     # -- constants and types
     def c64(self, v):
@@ -283,9 +289,15 @@ class Emitter:
 
     # -- loops
     @contextlib.contextmanager
-    def loop(self, n):
-        """``for i in range(n)`` (n >= 1 a Python int); yields the i64 index."""
+    def loop(self, n, split=False):
+        """``for i in range(n)`` (n >= 1 a Python int); yields the i64 index. With ``split``
+        in a kernel that runs in parts, the loop covers the part's range instead."""
         b = self.b
+        if split and self.split is not None and n >= 2 and self.split_extent is None:
+            self.split_extent = n
+            with self.range_loop(*self.split) as i:
+                yield i
+            return
         if n == 1:
             yield self.c64(0)
             return
@@ -303,9 +315,27 @@ class Emitter:
         b.position_at_end(exit_)
 
     @contextlib.contextmanager
-    def loops(self, shape):
+    def range_loop(self, lo, hi):
+        """``for i in range(lo, hi)`` over i64 values (possibly empty)."""
+        b = self.b
+        pre = b.block
+        header = self.fn.append_basic_block("part")
+        exit_ = self.fn.append_basic_block("part.end")
+        b.cbranch(b.icmp_signed("<", lo, hi), header, exit_)
+        b.position_at_end(header)
+        i = b.phi(I64)
+        i.add_incoming(lo, pre)
+        yield i
+        nxt = b.add(i, self.c64(1), flags=("nsw",))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, hi), header, exit_)
+        b.position_at_end(exit_)
+
+    @contextlib.contextmanager
+    def loops(self, shape, split=False):
+        """Nested loops (the first one split when ``split``: see ``loop``)."""
         with contextlib.ExitStack() as stack:
-            yield [stack.enter_context(self.loop(n)) for n in shape]
+            yield [stack.enter_context(self.loop(n, split and k == 0)) for k, n in enumerate(shape)]
 
     # -- buffers
     def ptr(self, var):
@@ -980,14 +1010,14 @@ def _loop_kernel(e: Emitter, step):
     # Every root of an iteration is computed before any is stored: a root may be written in
     # place over a buffer that a later root of the same iteration still reads.
     if step.flat or len(shape) <= 1:
-        with e.loop(n) as i:
+        with e.loop(n, split=True) as i:
             idx = Idx(shape, flat=i) if shape else e.scalar_idx()
             vals = [(r, e.value(r, idx)) for r in step.roots]
             for r, v in vals:
                 if r in stores:
                     e.store_at(r, i, v)
     else:
-        with e.loops(shape) as ivs:
+        with e.loops(shape, split=True) as ivs:
             idx = Idx(shape, multi=ivs)
             vals = [(r, e.value(r, idx)) for r in step.roots]
             off = e.ravel(idx)
@@ -1069,7 +1099,7 @@ def _reduce_kernel(e: Emitter, step):
     b = e.b
     if in_size == 0:
         ident = e.const(_identity(name, dtype), dtype)
-        with e.loop(n_out) as i:
+        with e.loop(n_out, split=True) as i:
             e.store_at(out, i, ident)
         return
     flat = not _needs_multi(e.plan, x) if x in e.plan.defs and x not in e.plan.mat else True
@@ -1095,7 +1125,7 @@ def _reduce_kernel(e: Emitter, step):
         # reduced axes innermost: accumulate in a register for each output element
         with e.goto_entry_alloca(vty(dtype)) as acc:
             pass
-        with e.loops(kept_shape) as kv:
+        with e.loops(kept_shape, split=True) as kv:
             b.store(ident, acc)
             with e.loops([C[i] for i in red_pos]) as rv:
                 cidx = [None] * len(C)
@@ -1131,7 +1161,7 @@ def _row_kernel(e: Emitter, step):
     b = e.b
     kept_shape = [S[d] for d in kept]
     red_shape = [S[d] for d in axes]
-    with e.loops(kept_shape) as kv:
+    with e.loops(kept_shape, split=True) as kv:
         e.memo = {}
         kv_nonunit = [v for v, d in zip(kv, kept) if S[d] != 1]
 
@@ -1197,7 +1227,7 @@ def _arg_kernel(e: Emitter, step):
     with e.goto_entry_alloca(I64) as acci:
         pass
     start = _identity("reduce_max" if is_max else "reduce_min", dtype)
-    with e.loops(kept_shape) as kv:
+    with e.loops(kept_shape, split=True) as kv:
         b.store(e.const(start, dtype), accv)
         b.store(e.c64(0), acci)
         with e.loop(S[axis]) as r:
@@ -1353,8 +1383,8 @@ class ModuleBuilder:
         self.blas.add(name)
         return self.intrinsic(name, ret, args)
 
-    def kernel(self, k, step):
-        plan = self.plan
+    def kernel(self, k, step, plan=None):
+        plan = self.plan if plan is None else plan
         keys = []
         bufs = {}
         for v, _ in step.reads():
@@ -1364,11 +1394,15 @@ class ModuleBuilder:
             bb = plan.buffer(v)
             bufs.setdefault(bb.key(), bb)
         keys = list(bufs)
-        fn = ir.Function(self.module, ir.FunctionType(VOID, [I8P] * len(keys)), name=f"k{k}")
+        parts = getattr(step, "threads", 1) > 1
+        args = [I8P] * len(keys) + ([I64, I64] if parts else [])
+        fn = ir.Function(self.module, ir.FunctionType(VOID, args), name=f"k{k}")
         fn.linkage = "internal"
-        for a in fn.args:
+        for a in fn.args[: len(keys)]:
             a.add_attribute("noalias")
         e = Emitter(self, fn, plan, dict(zip(keys, fn.args)))
+        if parts:
+            e.split = (fn.args[-2], fn.args[-1])
         kind = type(step).__name__
         {
             "LoopStep": _loop_kernel,
@@ -1378,6 +1412,8 @@ class ModuleBuilder:
             "ScatterStep": _scatter_kernel,
         }[kind](e, step)
         e.b.ret_void()
+        fn.split_extent = e.split_extent if parts else None
+        fn.parts = parts
         return fn, keys
 
     def build(self):
@@ -1434,6 +1470,8 @@ class ModuleBuilder:
                 b.ret(ir.Constant(I32, 1))
                 b.position_at_end(go_bb)
 
+        self._slots, self._ws_slot = slots, ws_slot
+
         def pointer(buf):
             key = buf.key()
             p = ptr_cache.get(key)
@@ -1453,17 +1491,49 @@ class ModuleBuilder:
             ptr_cache[key] = p
             return p
 
+        # every address is computed in the entry block: loops and branches of control steps
+        # must not define a value that a later step reuses
         for st in seg:
-            kfn, keys = self.kernel(self._kcount, st)
-            self._kcount += 1
-            b.call(kfn, [pointer(self._buf_by_key(k)) for k in keys])
+            for v in [*(v for v, _ in st.reads()), *_step_buffers(st)]:
+                pointer(plan.buffer(v))
+            if getattr(st, "scratch", None) is not None:
+                pointer(st.scratch)
+        self.emit_steps(b, fn, plan, seg, pointer)
         b.ret(ir.Constant(I32, 0))
 
-    def _buf_by_key(self, key):
-        idx = self.__dict__.get("_bykey")
-        if idx is None:
-            idx = self._bykey = {b.key(): b for b in self.plan.buffers}
-        return idx[key]
+    def emit_steps(self, b, fn, plan, steps, pointer):
+        """Call the kernels of ``steps`` (control steps become loops and branches)."""
+        from . import control
+
+        for st in steps:
+            if isinstance(st, control.ControlStep):
+                control.emit(self, b, fn, plan, st, pointer)
+                continue
+            kfn, keys = self.kernel(self._kcount, st, plan)
+            self._kcount += 1
+            args = [pointer(_buf_by_key(plan, k)) for k in keys]
+            if kfn.split_extent is not None:
+                parallel.call_in_parts(self, b, fn, kfn, args, kfn.split_extent, st.threads)
+            elif kfn.parts:
+                b.call(kfn, [*args, ir.Constant(I64, 0), ir.Constant(I64, 0)])
+            else:
+                b.call(kfn, args)
+
+    def const_ptr(self, b, index):
+        """The data pointer of program constant ``index`` (loaded from its slot)."""
+        slot = b.gep(self._slots, [ir.Constant(I32, self._ws_slot + 1 + index)], inbounds=True)
+        return b.load(slot, align=8)
+
+    def memcpy(self, b, dst, src, nbytes):
+        fn = self.intrinsic("llvm.memcpy.p0i8.p0i8.i64", VOID, [I8P, I8P, I64, I1])
+        b.call(fn, [dst, src, ir.Constant(I64, int(nbytes)), ir.Constant(I1, 0)])
+
+
+def _buf_by_key(plan, key):
+    idx = plan.__dict__.get("_bykey")
+    if idx is None:
+        idx = plan._bykey = {b.key(): b for b in plan.buffers}
+    return idx[key]
 
 
 def _step_buffers(step):
@@ -1475,6 +1545,8 @@ def _step_buffers(step):
         return [v for v in step.eqn.inputs if type(v) is Var] + [step.eqn.outputs[0]]
     if name == "ReduceStep":
         return [step.eqn.outputs[0]]
+    if name == "ControlStep":
+        return list(step.eqn.outputs)
     return list(step.stores)  # LoopStep, RowStep
 
 

@@ -168,6 +168,8 @@ BLAS_SYMBOLS = {"derivax_sgemm": "scipy_cblas_sgemm", "derivax_dgemm": "scipy_cb
 
 
 def blas_imports(used):
+    if not used:  # do not load the BLAS library for programs that make no BLAS call
+        return {}
     lib = _blas_lib()
     return {
         ours: ctypes.cast(getattr(lib, BLAS_SYMBOLS[ours]), ctypes.c_void_p).value for ours in used

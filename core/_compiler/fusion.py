@@ -16,8 +16,13 @@ recomputed inside the loop of the kernel that uses it). The steps are:
   layouts BLAS cannot express get a transposing copy first. Bias/activation epilogues are
   the loop step that follows, written in place into the GEMM's buffer when possible.
 * ``ScatterStep``: a sequential scatter loop, in place when the operand dies there.
+* ``ControlStep`` (``control.py``): a ``scan``, ``while`` or ``cond`` whose sub-programs
+  are planned like programs of their own and run as loops and branches in generated code.
 * ``PyStep``: an equation without a native lowering, run by the reference evaluator
-  between native segments.
+  between native segments (also a control-flow equation whose sub-programs need one).
+
+Loop, reduction and row kernels with enough work are marked to run split across threads
+(``parallel.py``).
 
 A variable is materialized when it is a program output, is produced or consumed by a
 non-loop step, or is used by more than one kernel (unless it is cheap to recompute, like a
@@ -216,6 +221,13 @@ class Plan:
     @property
     def kernel_count(self):
         return sum(1 for s in self.steps if s.native)
+
+    def all_steps(self):
+        """Every step, including those of control-flow sub-plans (depth first)."""
+        for s in self.steps:
+            yield s
+            for sub in getattr(s, "subs", {}).values():
+                yield from sub.all_steps()
 
     def segments(self):
         """Split steps into runs: lists of native steps, and single PySteps."""
@@ -547,17 +559,41 @@ def _needs_multi(plan, root):
     return walk(root)
 
 
-def plan_program(program: Program) -> Plan:
+def _const_sink(program):
+    """Adds a constant to ``program`` (sub-programs' constants are hoisted to the top)."""
+
+    def sink(value, aval):
+        program.ir.constvars.append(Var(aval))
+        program.consts.append(value)
+        return len(program.ir.constvars) - 1
+
+    return sink
+
+
+def plan_program(program: Program, sink=None) -> Plan:
+    """Plan ``program``; ``sink`` adds constants of sub-programs to the top-level program
+    (None: ``program`` is the top level)."""
+    from . import control
+
     plan = Plan()
     plan.program = program
     ir = program.ir
+    if sink is None:
+        ir.constvars = list(ir.constvars)
+        sink = _const_sink(program)
     eqns, alpha = _fold_gemm_scales(_rewrite_convs(list(ir.eqns)), ir.outvars)
     plan.eqns = eqns
     defs = {o: e for e in eqns for o in e.outputs}
     plan.defs = defs
     uses = _uses(eqns, ir.outvars)
     outvars = [v for v in ir.outvars if type(v) is Var]
-    kinds = {e: classify(e) for e in eqns}
+    controls = {}
+    for e in eqns:
+        if e.prim.name in control.CONTROL_PRIMS:
+            step = control.plan_control(e, sink)
+            if step is not None:
+                controls[e] = step
+    kinds = {e: "control" if e in controls else classify(e) for e in eqns}
 
     # ---- which variables get buffers
     mat = set(v for v in outvars if v in defs)
@@ -565,7 +601,7 @@ def plan_program(program: Program) -> Plan:
         k = kinds[e]
         if k != "ew":
             mat.update(e.outputs)
-        if k in ("gemm", "scatter", "py"):
+        if k in ("gemm", "scatter", "py", "control"):
             mat.update(v for v in e.inputs if type(v) is Var and v in defs)
         if k == "py":
             plan.fallbacks.append(e.prim.name)
@@ -677,13 +713,80 @@ def plan_program(program: Program) -> Plan:
             ):
                 plan.alias[out] = operand  # in place: the operand dies here
             add(ScatterStep(e))
+        elif k == "control":
+            add(controls[e])
         else:
             add(PyStep(e))
     plan.steps = _chain_rows(plan, steps)
 
     _drop_internal_roots(plan, outvars)
     _assign_buffers(plan, ir)
+    _assign_threads(plan)
     return plan
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def _tree_cost(plan, root):
+    """Rough per-element cost of the expression inlined for ``root``."""
+    cost = 0
+    seen = set()
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if type(v) is Literal or v in seen:
+            continue
+        seen.add(v)
+        if v not in plan.defs or (v is not root and v in plan.mat):
+            cost += 1  # a load
+            continue
+        e = plan.defs[v]
+        cost += 8 if e.prim.name in _EXPENSIVE else 1
+        stack.extend(e.inputs)
+    return cost
+
+
+def kernel_work(plan, step):
+    """Work of a kernel in element-operations (what the thread threshold compares)."""
+    if isinstance(step, LoopStep):
+        n = int(np.prod(step.shape, dtype=np.int64))
+        return n * sum(_tree_cost(plan, r) for r in step.roots)
+    if isinstance(step, ReduceStep):
+        x = step.eqn.inputs[0]
+        return x.aval.size * (1 + (_tree_cost(plan, x) if type(x) is Var else 0))
+    if isinstance(step, RowStep):
+        n = int(np.prod(step.in_shape, dtype=np.int64))
+        return n * sum(_tree_cost(plan, v) for _, v in step.phases)
+    return 0
+
+
+def _assign_threads(plan):
+    from . import parallel
+
+    threads = parallel.thread_count()
+    if threads < 2:
+        return
+    limit = parallel.min_work()
+    for s in plan.steps:
+        if _splittable(s) and kernel_work(plan, s) >= limit:
+            s.threads = threads
+
+
+def _splittable(step):
+    """Whether codegen can split the kernel's outer loop (over independent outputs)."""
+    if isinstance(step, LoopStep):
+        return len(step.shape) >= 1 and (step.shape[0] >= 2 or (step.flat and len(step.shape) > 1))
+    if isinstance(step, ReduceStep):
+        S = step.eqn.inputs[0].aval.shape
+        axes = set(step.eqn.params["axes"])
+        kept = [S[d] for d in range(len(S)) if d not in axes and S[d] != 1]
+        last = [d for d in range(len(S)) if S[d] != 1]
+        return bool(kept) and kept[0] >= 2 and bool(last) and last[-1] in axes
+    if isinstance(step, RowStep):
+        kept = [step.in_shape[d] for d in step.kept]
+        return bool(kept) and kept[0] >= 2
+    return False
 
 
 def _transpose_prim():
@@ -970,6 +1073,13 @@ def _assign_buffers(plan: Plan, ir):
             b.first = 0
         if b.last is None:
             b.last = b.first
+    # a control step's scratch region lives while the step runs
+    for i, s in enumerate(steps):
+        if getattr(s, "scratch_size", None) is not None:
+            b = Buffer("temp", None, (max(s.scratch_size, 1),), np.uint8)
+            b.first = b.last = i
+            s.scratch = b
+            temps.append(b)
     _allocate(plan, temps)
 
     # output recipes
@@ -1055,6 +1165,11 @@ def _first_fit(placed, size, first, last):
 # --------------------------------------------------------------------------- text
 
 
+def _threads(step):
+    t = getattr(step, "threads", 1)
+    return f" x{t} threads" if t > 1 else ""
+
+
 def describe(plan: Plan) -> str:
     """The fusion plan as text (``Lowered.as_text("fusion")``)."""
     from .._ir import _var_names
@@ -1113,16 +1228,16 @@ def describe(plan: Plan) -> str:
         if isinstance(s, LoopStep):
             kind = "loop(flat)" if s.flat else "loop"
             outs = ", ".join(f"{nm(r)}->{buf(r)}" for r in s.stores)
-            lines.append(f"  [{i}] {kind} {list(s.shape)}: {outs}")
+            lines.append(f"  [{i}] {kind} {list(s.shape)}{_threads(s)}: {outs}")
             for r in s.roots:
                 lines.append(f"        {tree(r)}")
         elif isinstance(s, ReduceStep):
             o = s.eqn.outputs[0]
-            lines.append(f"  [{i}] reduce {s.eqn.prim.name} -> {nm(o)}->{buf(o)}")
+            lines.append(f"  [{i}] reduce {s.eqn.prim.name}{_threads(s)} -> {nm(o)}->{buf(o)}")
             lines.append(f"        {tree(o)}")
         elif isinstance(s, RowStep):
             lines.append(
-                f"  [{i}] rows {list(s.in_shape)} over axes {list(s.axes)}: "
+                f"  [{i}] rows {list(s.in_shape)} over axes {list(s.axes)}{_threads(s)}: "
                 + ", ".join(f"{nm(v)}->{buf(v)}" for v in s.stores)
             )
             for kind, v in s.phases:
@@ -1135,6 +1250,20 @@ def describe(plan: Plan) -> str:
                 f"transA={L['trans_a']} transB={L['trans_b']} alpha={s.alpha:g}: "
                 f"{nm(s.out)}->{buf(s.out)} = {nm(s.lhs)} . {nm(s.rhs)}"
             )
+        elif getattr(s, "subs", None) is not None:
+            e = s.eqn
+            p = e.params
+            what = e.prim.name
+            if what == "scan":
+                what += f" length={p['length']}" + (" reverse" if p["reverse"] else "")
+            elif what == "cond":
+                what += f" ({len(s.subs)} branches, index {nm(e.inputs[0])})"
+            ins = ",".join(nm(x) for x in (e.inputs[1:] if e.prim.name == "cond" else e.inputs))
+            outs = ", ".join(f"{nm(o)}->{buf(o)}" for o in e.outputs)
+            lines.append(f"  [{i}] {what} ({ins}) scratch {s.scratch!r}: {outs}")
+            from . import control
+
+            lines.extend(control.describe(s))
         elif isinstance(s, ScatterStep):
             o = s.eqn.outputs[0]
             inplace = plan.base(o) is not o

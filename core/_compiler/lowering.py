@@ -6,7 +6,9 @@
 * ``"ir"``: the IR after the compiler's passes (inlining, simplification, folding, CSE,
   DCE);
 * ``"fusion"``: the schedule: loops with the expressions they compute, reductions, BLAS
-  calls, reference-evaluator steps, and the buffer each value lives in;
+  calls, control flow (``scan``/``while``/``cond`` with the plans of their bodies),
+  reference-evaluator steps, the buffer each value lives in, and which kernels run split
+  across threads;
 * ``"llvm"``: the optimized LLVM IR; ``"asm"``: the machine code.
 
 ``Lowered.compile()`` returns a ``Compiled``: call it like the jitted function (with

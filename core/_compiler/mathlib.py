@@ -14,8 +14,11 @@ function's whole domain, including denormals, infinities, NaN and signed zeros):
 function      float32 (max ULP)    float64
 ============  ===================  =====================================================
 exp           <= 1                 <= 1 (Taylor kernel, no fitted constants)
-log           <= 1                 <= 1
-log1p         <= 2                 <= 2
+log           <= 2 (XLA's kernel,    <= 1
+              bit-identical but
+              for subnormal x)
+log1p         <= 3 (XLA's kernel,    <= 2
+              bit-identical)
 expm1         <= 2                 <= 2
 tanh          <= 2                 <= 3
 logistic      <= 2                 <= 2
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from llvmlite import ir
 
 F32 = ir.FloatType()
@@ -407,7 +411,111 @@ def _log_parts(o: _Ops, x):
     return e, o.sub(m, o.c(1.0))
 
 
+# --------------------------------------------------------------------------- XLA's float32 log
+# float32 log and log1p repeat, operation for operation, the reference kernels of
+# ``lax._bits`` (``xla_log_f32``, ``xla_log1p_f32``), so compiled and reference results are
+# bit-identical (log: for every input but the subnormals, see ``_xla_log32``). No fast-math flags here: every rounding is the reference's. A fused step
+# ``_fma32(a, b, c)`` is computed as the reference computes it (a float64 product, which is
+# exact, plus c in float64, rounded to float32).
+
+
+def _xla_consts():
+    from ..lax import _bits
+
+    return _bits
+
+
+class _Exact:
+    """float32 arithmetic with no fast-math flags (each operation rounds as IEEE says)."""
+
+    def __init__(self, b):
+        self.b = b
+
+    @staticmethod
+    def c(v):
+        return ir.Constant(F32, float(v))
+
+    def fma32(self, x, y, z):
+        b = self.b
+        w = [b.fpext(v, F64) if v.type == F32 else v for v in (x, y, z)]
+        return b.fptrunc(b.fadd(b.fmul(w[0], w[1]), w[2]), F32)
+
+
+def _xla_log32(b, x):
+    bits_mod = _xla_consts()
+    e_ = _Exact(b)
+    c = e_.c
+    p0, p1, p3, p4, p6, p7, p2, p5, p8 = (c(v) for v in bits_mod._LOG_POLY)
+    q1, q2 = c(bits_mod._LOG_Q1), c(bits_mod._LOG_Q2)
+    tiny = c(bits_mod._TINY32)
+    # XLA's kernel reads a subnormal x as the smallest normal number; here it is scaled by
+    # 2**25 (exactly) and the exponent corrected, so subnormals keep full accuracy (as
+    # NumPy's log, the reference evaluator's). Normal inputs are unaffected: e - 0 == e.
+    sub = b.fcmp_ordered("<", x, tiny)
+    x = b.select(sub, b.fmul(x, c(2.0**25)), x)
+    xc = b.select(b.fcmp_ordered(">", x, tiny), x, tiny)
+    bits = b.bitcast(xc, I32)
+    ex = b.sub(b.lshr(bits, ir.Constant(I32, 23)), ir.Constant(I32, 127))
+    e = b.fadd(b.sitofp(ex, F32), c(1.0))
+    mbits = b.or_(b.and_(bits, ir.Constant(I32, 0x807FFFFF)), ir.Constant(I32, 0x3F000000))
+    m = b.bitcast(mbits, F32)
+    small = b.fcmp_ordered("<", m, c(bits_mod._SQRT_HALF))
+    r = b.fadd(b.fsub(m, c(1.0)), b.select(small, m, c(0.0)))
+    e = b.fsub(e, b.select(small, c(1.0), c(0.0)))
+    e = b.fsub(e, b.select(sub, c(25.0), c(0.0)))
+    r2 = b.fmul(r, r)
+    r3 = b.fmul(r2, r)
+    fma = e_.fma32
+    y = fma(fma(r, p0, p1), r, p2)
+    y1 = fma(fma(r, p3, p4), r, p5)
+    y2 = fma(fma(r, p6, p7), r, p8)
+    y = fma(fma(y, r3, y1), r3, y2)
+    y = fma(y, r3, b.fmul(e, q1))
+    out = b.fadd(fma(r2, c(-0.5), r), y)
+    out = fma(e, q2, out)
+    inf = float("inf")
+    out = b.select(b.fcmp_ordered("==", x, c(inf)), c(inf), out)
+    out = b.select(b.fcmp_ordered("==", x, c(0.0)), c(-inf), out)
+    ok = b.fcmp_ordered(">=", x, c(0.0))  # x > 0 or x == 0 (NaN and x < 0 give NaN)
+    return b.select(ok, out, c(float("nan")))
+
+
+def _xla_log1p32(b, x):
+    bits_mod = _xla_consts()
+    e_ = _Exact(b)
+    c = e_.c
+    fma = e_.fma32
+
+    def horner(v, coeffs):
+        acc = fma(v, c(0.0), c(np.float32(coeffs[0])))
+        for k in coeffs[1:]:
+            acc = fma(acc, v, c(np.float32(k)))
+        return acc
+
+    far = _xla_log32(b, b.fadd(x, c(1.0)))
+    ax = b.call(_intrinsic(b, "fabs", F32), [x])
+    near = b.fcmp_ordered("<", ax, c(np.float32(0.41421356237309504880)))
+    # the rational form is evaluated on 0 outside its range, so no lane sees inf or NaN
+    xs = b.select(near, x, c(0.0))
+    x2 = b.fmul(xs, xs)
+    ratio = b.fdiv(horner(xs, bits_mod._LOG1P_NUM), horner(xs, bits_mod._LOG1P_DEN))
+    small = b.fadd(xs, fma(x2, c(-0.5), b.fmul(b.fmul(xs, x2), ratio)))
+    return b.select(near, small, far)
+
+
+def _intrinsic(b, name, ty):
+    mod = b.module
+    suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
+    full = f"llvm.{name}.{suffix}"
+    fn = mod.globals.get(full)
+    if fn is None:
+        fn = ir.Function(mod, ir.FunctionType(ty, [ty]), name=full)
+    return fn
+
+
 def log(b, x):
+    if x.type == F32:
+        return _xla_log32(b, x)
     o = _ops(b, x)
     e, f = _log_parts(o, x)
     ef = b.sitofp(e, o.ty)
@@ -421,6 +529,8 @@ def log(b, x):
 
 
 def log1p(b, x):
+    if x.type == F32:
+        return _xla_log1p32(b, x)
     o = _ops(b, x)
     u = o.add(o.c(1.0), x)
     lu = log(b, u)

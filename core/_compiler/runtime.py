@@ -14,7 +14,6 @@ segments, reading and writing the same planned buffers.
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import sys
 import threading
@@ -28,14 +27,26 @@ from .._ir import Literal
 from . import cache, codegen, engine, fusion, passes
 
 _DEBUG = os.environ.get("DERIVAX_DEBUG", "") not in ("", "0")
-logger = logging.getLogger("derivax.compiler")
+_logger = None
+
+
+def _get_logger():
+    # ``logging`` is imported on first use: it is not otherwise needed to start up.
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("derivax.compiler")
+    return _logger
+
+
 _logged_fallbacks: set = set()
 
 Entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 
 
 def log(msg):
-    logger.debug(msg)
+    _get_logger().debug(msg)
     if _DEBUG:
         print(f"[derivax] {msg}", file=sys.stderr)
 
@@ -135,7 +146,7 @@ def _cache_key(program, plan):
 
 def _blas_symbols(plan):
     used = set()
-    for s in plan.steps:
+    for s in plan.all_steps():
         if isinstance(s, fusion.GemmStep):
             used.add("derivax_sgemm" if s.layout["dtype"] == np.float32 else "derivax_dgemm")
     return sorted(used)
@@ -256,9 +267,12 @@ class Executable:
         self.fns = [Entry(lib.addrs[n]) for n in exports] if lib is not None else []
         self.segments = plan.segments()
         self.weak = program.out_weak
-        self._lock = threading.Lock()
         self.slots, self.ws = self._new_slots()
         self.slots_addr = ctypes.addressof(self.slots)
+        # The shared slots and workspace belong to whoever popped them from this pool (a
+        # list: pop and append are atomic under the GIL, and cheaper than a lock); a
+        # concurrent caller finds it empty and runs with private ones.
+        self._free = [(self.slots, self.slots_addr)]
         self.recipes = plan.outputs
         self.used_inputs = sorted(
             {
@@ -278,11 +292,14 @@ class Executable:
         self._fast = simple
         self._entry = self.fns[0] if simple else None
         self.call = self._make_fast() if simple else self._call_general
+        # call1(args) -> the only output, for single-output programs (jit's fast path)
+        self.call1 = self._make_fast1() if simple and n_out == 1 else None
         self.donation = _donation_pairs(plan) if simple else {}
+        self.uses_blas = bool(_blas_symbols(plan))
 
     def _make_fast(self):
         """The per-call path when the program is one native segment (the common case)."""
-        entry, slots, addr, lock = self._entry, self.slots, self.slots_addr, self._lock
+        entry, free = self._entry, self._free
         used = tuple(self.used_inputs)
         specs = tuple(self.out_specs)
         weak = tuple(self.weak)
@@ -291,9 +308,9 @@ class Executable:
         empty, wrap, ndarray = np.empty, _wrap, np.ndarray
 
         def call(args):
-            # The slots, like the workspace, belong to whoever holds the lock; a concurrent
-            # caller takes the general path with private ones.
-            if not lock.acquire(False):
+            try:
+                slots, addr = free.pop()
+            except IndexError:  # another thread is running this program
                 return general(args)
             try:
                 # the native entry reads each argument's NumPy array object: only hand it
@@ -312,10 +329,45 @@ class Executable:
                     if entry(addr) == 0:
                         return [wrap(o, w) for o, w in zip(outs, weak)]
             finally:
-                lock.release()
+                free.append((slots, addr))
             return general(args)
 
         return call
+
+    def _make_fast1(self):
+        """``call`` for a single-output program, returning the output itself."""
+        entry, free = self._entry, self._free
+        used = tuple(self.used_inputs)
+        ((shape, dtype),) = self.out_specs
+        (weak,) = self.weak
+        out_slot = self.n_in
+        general = self._call_general
+        empty, ndarray, new = np.empty, np.ndarray, object.__new__
+
+        def call1(args):
+            try:
+                slots, addr = free.pop()
+            except IndexError:
+                return general(args)[0]
+            try:
+                for i in used:
+                    v = getattr(args[i], "_value", None)
+                    if type(v) is not ndarray:
+                        break
+                    slots[i] = id(v)
+                else:
+                    o = empty(shape, dtype)
+                    slots[out_slot] = id(o)
+                    if entry(addr) == 0:
+                        a = new(Array)
+                        a._value = o
+                        a.weak_type = weak
+                        return a
+            finally:
+                free.append((slots, addr))
+            return general(args)[0]
+
+        return call1
 
     def _new_slots(self):
         slots = (ctypes.c_void_p * max(self.n_slots, 1))()
@@ -356,13 +408,20 @@ class Executable:
         for j, (s, d) in enumerate(self.out_specs):
             if outs[j] is None:
                 outs[j] = np.empty(s, d)
-        with self._lock:
-            slots = self.slots
+        try:
+            slots, addr = taken_slots = self._free.pop()
+        except IndexError:
+            slots, ws = self._new_slots()
+            addr, taken_slots = ctypes.addressof(slots), None
+        try:
             for i in self.used_inputs:
                 slots[i] = id(vals[i])
             for j, o in enumerate(outs):
                 slots[self.n_in + j] = id(o)
-            status = self._entry(self.slots_addr)
+            status = self._entry(addr)
+        finally:
+            if taken_slots is not None:
+                self._free.append(taken_slots)
         if status != 0:
             return self.call(args)  # non-contiguous inputs are never donated
         for i in taken:
@@ -374,9 +433,12 @@ class Executable:
             np.ascontiguousarray(a._value if type(a) is Array else _as_value(a, av))
             for a, av in zip(args, self.in_avals)
         ]
-        owned = self._lock.acquire(False)
         try:
-            if owned:
+            taken = self._free.pop()
+        except IndexError:
+            taken = None
+        try:
+            if taken is not None:
                 slots, ws = self.slots, self.ws
             else:
                 slots, ws = self._new_slots()
@@ -395,8 +457,8 @@ class Executable:
                 else:
                     self._run_py(seg.eqn, vals, outs, ws)
         finally:
-            if owned:
-                self._lock.release()
+            if taken is not None:
+                self._free.append(taken)
         return self._results(vals, outs)
 
     def _view(self, var, vals, outs, ws):
@@ -649,7 +711,7 @@ def executable_for(call, trace_time=None) -> Executable:
         except Exception as err:
             if STRICT:
                 raise
-            logger.warning(
+            _get_logger().warning(
                 "derivax: compiling %s failed (%s: %s); running it on the reference evaluator. "
                 "Please report this with the output of jit(f).lower(*args).as_text('ir').",
                 getattr(call, "name", None) or "a program",
