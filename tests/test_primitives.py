@@ -60,13 +60,6 @@ I8, I32, U8, BOOL = np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.uint8), n
 PENDING = {
     # control flow
     # convolutions and windows
-    # sorting and cumulative ops
-    "sort",
-    "cumsum",
-    "cumprod",
-    "cummax",
-    "cummin",
-    "cumlogsumexp",
     # random bits and the kernels of derivax.random
     "random_bits",
     "random_seed",
@@ -78,6 +71,31 @@ PENDING = {
 
 # Primitives without a row of their own, and why.
 NO_ROW = {
+    "sort": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "cumsum": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "cumprod": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "cummax": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "cummin": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "cumlogsumexp": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "top_k": "its table lives in tests/test_sorting.py (values, jit, vmap, grads, JAX oracle).",
+    "all_gather": "a collective: needs a named vmap axis; tests/test_all_gather.py checks it.",
+    "psum_scatter": "a collective: needs a named vmap axis; tests/test_all_gather.py checks it.",
+    "cholesky": "its table lives in tests/test_linalg.py (values, jit, vmap, grads to order 2, JAX oracle).",
+    "triangular_solve": "its table lives in tests/test_linalg.py (values, jit, vmap, grads to order 2, JAX oracle).",
+    "lu": "its table lives in tests/test_linalg.py (values, jit, vmap, grads to order 2, JAX oracle).",
+    "qr": "its table lives in tests/test_linalg.py (values, jit, vmap, grads to order 2, JAX oracle).",
+    "svd": "its table lives in tests/test_linalg.py (values, jit, vmap, grads to order 2, JAX oracle).",
+    "eigh": "its table lives in tests/test_linalg.py (values, jit, vmap, grads to order 2, JAX oracle).",
+    "fft": "its table lives in tests/test_fft.py (values, jit, vmap, transposes, JAX oracle).",
+    "real": "its table lives in tests/test_fft.py (values, jit, vmap, transposes, JAX oracle).",
+    "imag": "its table lives in tests/test_fft.py (values, jit, vmap, transposes, JAX oracle).",
+    "complex": "its table lives in tests/test_fft.py (values, jit, vmap, transposes, JAX oracle).",
+    "conj": "its table lives in tests/test_fft.py (values, jit, vmap, transposes, JAX oracle).",
+    "lgamma": "its table lives in tests/test_special.py (values vs SciPy, jit, vmap, grads, JAX oracle).",
+    "digamma": "its table lives in tests/test_special.py (values vs SciPy, jit, vmap, grads, JAX oracle).",
+    "erfc": "its table lives in tests/test_special.py (values vs SciPy, jit, vmap, grads, JAX oracle).",
+    "polygamma": "its table lives in tests/test_special.py (values vs SciPy, jit, vmap, grads, JAX oracle).",
+    "zeta": "its table lives in tests/test_special.py (values vs SciPy, jit, vmap, grads, JAX oracle).",
     "psum": "a collective: needs a named vmap axis; tests/test_parallel.py checks it.",
     "pmax": "a collective: needs a named vmap axis; tests/test_parallel.py checks it.",
     "pmin": "a collective: needs a named vmap axis; tests/test_parallel.py checks it.",
