@@ -40,16 +40,15 @@ class BatchTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
-        if all(d is None for d in dims) and getattr(prim, "batch_with_axis", None) is None:
+        axis_rule = prim.batch_with_axis
+        if axis_rule is not None:
+            out, out_dims = axis_rule(self.main.payload, vals, dims, **params)
+        elif all(d is None for d in dims):
             out = prim.bind(*vals, **params)
             outs = out if prim.multiple_results else [out]
             return [BatchTracer(self, o, None) for o in outs]
-        rule = prim.rule("batch")
-        axis_rule = getattr(prim, "batch_with_axis", None)
-        if axis_rule is not None:
-            out, out_dims = axis_rule(self.main.payload, vals, dims, **params)
         else:
-            out, out_dims = rule(vals, dims, **params)
+            out, out_dims = prim.rule("batch")(vals, dims, **params)
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dims, strict=True)]
         return [BatchTracer(self, out, out_dims)]

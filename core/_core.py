@@ -161,6 +161,9 @@ class Primitive:
         self.jvp: Callable | None = None
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
+        # A batching rule that also receives the vmap's (axis_size, axis_name): collectives
+        # and control flow whose bodies may hold them. It runs even when nothing is batched.
+        self.batch_with_axis: Callable | None = None
         self.linear = False
         self.no_rule_reasons: dict[str, str] = {}
         self.print_params: Callable | None = None

@@ -6,6 +6,7 @@ elementwise ops must already share one shape and dtype.
 
 from . import _docs as _docs  # attaches docstrings to the generated functions
 from ._bits import *  # noqa: F403 - each module lists its public names in __all__
+from ._complex import *  # noqa: F403
 from ._control_flow import *  # noqa: F403
 from ._conv import *  # noqa: F403
 from ._elementwise import abs as abs

@@ -122,6 +122,7 @@ from ._misc import promote_types as promote_types
 from ._misc import result_type as result_type
 from ._misc import shape as shape
 from ._misc import size as size
+from ._padding import *  # noqa: F403
 from ._products import dot as dot
 from ._products import einsum as einsum
 from ._products import inner as inner
@@ -164,6 +165,7 @@ from ._shape import transpose as transpose
 from ._shape import vstack as vstack
 from ._sorting import *  # noqa: F403
 from ._statistics import *  # noqa: F403
+from ._triangular import *  # noqa: F403
 
 ndarray = _Array
 bool_ = _dtypes.bool_

@@ -8,8 +8,8 @@ from .. import _dtypes
 from .._array import Array, check_device
 from .._core import Tracer, get_aval
 from ..lax import _bits as B
+from ..lax import _complex as F
 from ..lax import _elementwise as E
-from ..lax import _fft as F
 from ..lax import _structural as S
 from ._util import (
     asarray_any,

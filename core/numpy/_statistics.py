@@ -561,7 +561,7 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     c = cov(x, y, rowvar, dtype=dtype)
     if _aval(c).ndim == 0:
         return divide(c, c)
-    from ._manipulation import diagonal
+    from ._triangular import diagonal
 
     std = sqrt(diagonal(c))
     n = _aval(std).shape[0]

@@ -19,8 +19,9 @@ from ..._array import check_device
 from ..._core import get_aval
 from ...lax import _elementwise as E
 from ...lax import _structural as S
-from ...lax._fft import FftType, conj
-from ...lax._fft import complex as complex_
+from ...lax._complex import complex as complex_
+from ...lax._complex import conj
+from ...lax._fft import FftType
 from ...lax._fft import fft as _lax_fft
 from .._util import asarray_any, check_arraylike
 
