@@ -22,12 +22,18 @@ log1p         <= 3 (XLA's kernel,    <= 2
 expm1         <= 2                 <= 2
 tanh          <= 2                 <= 3
 logistic      <= 2                 <= 2
-erf           <= 1 (float64 core)  reference evaluator (not lowered)
+erf           <= 1 (float64 core)  <= 4 (the reference kernel's algorithm, see below)
 sin, cos      <= 1 (float64 core,  reference evaluator (not lowered)
               Payne-Hanek for
               |x| >= 2**20)
 pow           <= 1 (float64 core)  reference evaluator (not lowered)
+erfc          <= 1 vs reference    <= 6 (~1e-15 relative, also where erfc is tiny)
+lgamma        <= 1 vs reference    1e-14 relative (1e-15 absolute where |lgamma| < 1)
+digamma       <= 1 vs reference    1e-14 relative (2e-15 absolute where |digamma| < 1)
 ============  ===================  =====================================================
+
+erf (float64), erfc, lgamma and digamma evaluate the algorithms and polynomial tables of the
+reference kernels in ``derivax.lax._special`` (tests: ``tests/test_mathlib_special.py``).
 
 The float32 polynomial coefficients come from ``_fit.py`` (near-minimax fits).
 """
@@ -583,6 +589,8 @@ def logistic(b, x):
 
 
 def erf(b, x):
+    if isinstance(x.type, ir.DoubleType):
+        return _erf64(b, x)
     o = _ops(b, x)
     d = _widen(b, x)
     od = _Ops(b, F64)
@@ -761,6 +769,181 @@ def pow(b, x, y):  # noqa: A001 - the primitive's name
     return _narrow(b, res, o.ty)
 
 
+# --------------------------------------------------------------------------- special functions
+# erf (float64), erfc, lgamma and digamma evaluate the algorithms of the reference kernels
+# (``derivax.lax._special``) with the same polynomial tables, branch-free: every piece is
+# computed on every lane and ``select`` keeps the right one. float32 is computed in double
+# and rounded once.
+
+
+def _sp():
+    from ..lax import _special
+
+    return _special
+
+
+def _pick(od, conds, values):
+    """values[k] for the last k whose condition holds (values[0] when none does)."""
+    r = od.c(values[0])
+    for cond, v in zip(conds, values[1:]):
+        r = od.sel(cond, od.c(v), r)
+    return r
+
+
+def _erfc_pos64(b, v):
+    """erfc(v) for double v >= 0.84375 (inf included)."""
+    sp = _sp()
+    od = _Ops(b, F64)
+    v = od.sel(od.lt(v, od.c(sp._ERFC_ZERO_FROM)), v, od.c(sp._ERFC_ZERO_FROM))
+    rows = sp._ERFCX
+    conds = [od.ge(v, od.c(r[0])) for r in rows[1:]]
+    recip = od.ge(v, od.c(sp._ERFCX_RECIP_FROM))
+    u = od.div(od.c(1.0), v)
+    w = od.sub(od.sel(recip, u, v), _pick(od, conds, [r[1] for r in rows]))
+    n = len(rows[0][2])
+    acc = _pick(od, conds, [r[2][n - 1] for r in rows])
+    for k in range(n - 2, -1, -1):
+        acc = od.add(od.mul(acc, w), _pick(od, conds, [r[2][k] for r in rows]))
+    g = od.sel(recip, od.div(acc, v), acc)
+    # exp(-v^2) = exp(-s^2) exp(d): s = v cut to 21 bits, so s^2 is exact.
+    s = od.from_bits(b.and_(od.bits(v), od.ci(-(1 << 32))))
+    d = od.mul(od.sub(s, v), od.add(s, v))
+    e = exp(b, od.neg(od.mul(s, s)))
+    return od.mul(e, od.add(g, od.mul(g, expm1(b, d))))
+
+
+def _erf_small64(od, d):
+    return od.mul(d, od.poly(od.mul(d, d), _sp()._ERF_SMALL))
+
+
+def _erf64(b, d):
+    sp = _sp()
+    od = _Ops(b, F64)
+    ad = od.fabs(d)
+    big = od.copysign(od.sub(od.c(1.0), _erfc_pos64(b, ad)), d)
+    out = od.sel(od.lt(ad, od.c(sp._ERF_SMALL_END)), _erf_small64(od, d), big)
+    return od.sel(od.isnan(d), d, out)
+
+
+def erfc(b, x):
+    sp = _sp()
+    o = _ops(b, x)
+    d = _widen(b, x)
+    od = _Ops(b, F64)
+    ad = od.fabs(d)
+    e = _erfc_pos64(b, ad)
+    big = od.sel(od.lt(d, od.c(0.0)), od.sub(od.c(2.0), e), e)
+    small = od.sub(od.c(1.0), _erf_small64(od, d))
+    out = od.sel(od.lt(ad, od.c(sp._ERF_SMALL_END)), small, big)
+    out = _narrow(b, out, o.ty)
+    return o.sel(o.isnan(x), x, out)
+
+
+def _sincospi(od, a):
+    """(sin(pi a), cos(pi a)) for 0 <= a <= 1/2."""
+    sp = _sp()
+    near = od.le(a, od.c(0.25))
+    c = od.sub(od.c(0.5), a)  # exact
+    s_near = od.mul(a, od.poly(od.mul(a, a), sp._SINPI))
+    c_near = od.poly(od.mul(a, a), sp._COSPI)
+    s_far = od.poly(od.mul(c, c), sp._COSPI)
+    c_far = od.mul(c, od.poly(od.mul(c, c), sp._SINPI))
+    return od.sel(near, s_near, s_far), od.sel(near, c_near, c_far)
+
+
+def _lgamma_pos64(b, y):
+    """lgamma(y) for double y > 0 (finite)."""
+    sp = _sp()
+    od = _Ops(b, F64)
+    big = od.ge(y, od.c(sp._STIRLING_FROM))
+    shifted = b.and_(od.ge(y, od.c(2.5)), b.not_(big))
+    mid = b.and_(od.ge(y, od.c(1.5)), od.lt(y, od.c(2.5)))
+    low = b.and_(od.ge(y, od.c(0.5)), od.lt(y, od.c(1.5)))
+    tiny = od.lt(y, od.c(0.5))
+    # [2.5, 10): z = y - n in [1.5, 2.5), lgamma(y) = lgamma(z) + log(z (z + 1) ... ).
+    ys = od.clamp(y, 2.5, float(np.nextafter(10.0, 0.0)))
+    n = od.intrinsic("floor", od.sub(ys, od.c(1.5)))
+    zs = od.sub(ys, n)
+    prod = zs
+    for k in range(1, 8):
+        prod = od.mul(prod, od.sel(od.lt(od.c(k), n), od.add(zs, od.c(k)), od.c(1.0)))
+    z = od.sel(shifted, od.sub(zs, od.c(2.0)), od.sel(mid, od.sub(y, od.c(2.0)), y))
+    z = od.sel(low, od.sub(y, od.c(1.0)), z)
+    z = od.sel(big, od.c(0.0), z)
+    l2 = od.mul(z, od.poly(z, sp._LGAMMA2))
+    l1p = log1p(b, od.sel(b.or_(low, tiny), z, od.c(0.0)))
+    lg_arg = od.sel(shifted, prod, od.sel(b.or_(tiny, big), y, od.c(1.0)))
+    lg = log(b, lg_arg)
+    small = od.sub(l2, l1p)
+    small = od.sel(shifted, od.add(small, lg), od.sel(tiny, od.sub(small, lg), small))
+    # [10, inf): Stirling.
+    yb = od.sel(big, y, od.c(sp._STIRLING_FROM))
+    w = od.div(od.c(1.0), yb)
+    series = od.mul(w, od.poly(od.mul(w, w), sp._STIRLING))
+    st = od.add(
+        od.sub(od.mul(od.sub(yb, od.c(0.5)), lg), yb), od.add(od.c(sp._HALF_LOG_2PI), series)
+    )
+    return od.sel(big, st, small)
+
+
+def lgamma(b, x):
+    sp = _sp()
+    o = _ops(b, x)
+    d = _widen(b, x)
+    od = _Ops(b, F64)
+    inf = float("inf")
+    neg = od.lt(d, od.c(0.0))
+    y = od.sel(neg, od.sub(od.c(1.0), d), d)
+    ok = b.and_(od.gt(y, od.c(0.0)), od.lt(y, od.c(inf)))
+    pos = _lgamma_pos64(b, od.sel(ok, y, od.c(1.0)))
+    # Reflection: |Gamma(x) Gamma(1 - x)| = pi / |sin(pi x)|; |x| < 2**-54 gives -log|x|.
+    ad = od.fabs(d)
+    tiny = od.lt(ad, od.c(2.0**-54))
+    a = od.fabs(od.sub(d, od.rint(d)))
+    s, _ = _sincospi(od, a)
+    refl = od.sub(
+        od.sub(od.sel(tiny, od.c(0.0), od.c(sp._LOG_PI)), log(b, od.sel(tiny, ad, s))), pos
+    )
+    out = od.sel(neg, refl, pos)
+    pole = b.and_(od.le(d, od.c(0.0)), od.eq(od.intrinsic("floor", d), d))
+    out = od.sel(pole, od.c(inf), out)
+    out = od.sel(od.eq(d, od.c(inf)), od.c(inf), out)
+    out = od.sel(od.eq(d, od.c(-inf)), od.c(-inf), out)
+    out = _narrow(b, out, o.ty)
+    return o.sel(o.isnan(x), x, out)
+
+
+def digamma(b, x):
+    sp = _sp()
+    o = _ops(b, x)
+    d = _widen(b, x)
+    od = _Ops(b, F64)
+    inf = float("inf")
+    reflect = od.lt(d, od.c(0.5))
+    y = od.sel(reflect, od.sub(od.c(1.0), d), d)
+    y = od.sel(b.and_(od.gt(y, od.c(0.0)), od.lt(y, od.c(inf))), y, od.c(1.0))
+    big = od.ge(y, od.c(sp._PSI_FROM))
+    acc = od.c(0.0)
+    for k in range(10):
+        acc = od.add(acc, od.div(od.c(1.0), od.add(y, od.c(k))))
+    acc = od.sel(big, od.c(0.0), acc)
+    v = od.sel(big, y, od.add(y, od.c(10.0)))
+    w = od.div(od.c(1.0), od.mul(v, v))
+    series = od.mul(w, od.poly(w, sp._PSI_SERIES))
+    out = od.sub(od.sub(od.sub(log(b, v), od.div(od.c(0.5), v)), series), acc)
+    # psi(x) = psi(1 - x) - pi cot(pi x), with cot's argument reduced exactly.
+    r = od.sub(d, od.rint(d))
+    s, c = _sincospi(od, od.fabs(r))
+    cot = od.copysign(od.div(od.mul(od.c(math.pi), c), s), r)
+    out = od.sel(reflect, od.sub(out, cot), out)
+    out = od.sel(od.eq(d, od.c(0.0)), od.div(od.c(-1.0), d), out)
+    out = od.sel(od.eq(d, od.c(inf)), od.c(inf), out)
+    pole = b.and_(od.lt(d, od.c(0.0)), od.eq(od.intrinsic("floor", d), d))
+    out = od.sel(pole, od.c(float("nan")), out)
+    out = _narrow(b, out, o.ty)
+    return o.sel(o.isnan(x), x, out)
+
+
 # --------------------------------------------------------------------------- registry
 
 UNARY = {
@@ -774,6 +957,9 @@ UNARY = {
     "erf": erf,
     "sin": sin,
     "cos": cos,
+    "erfc": erfc,
+    "lgamma": lgamma,
+    "digamma": digamma,
 }
 BINARY = {"pow": pow}
 
@@ -786,7 +972,10 @@ SUPPORTED = {
     "log1p": "fd",
     "tanh": "fd",
     "logistic": "fd",
-    "erf": "f",
+    "erf": "fd",
+    "erfc": "fd",
+    "lgamma": "fd",
+    "digamma": "fd",
     "sin": "f",
     "cos": "f",
     "pow": "f",
