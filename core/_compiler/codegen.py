@@ -1404,12 +1404,16 @@ class ModuleBuilder:
         if parts:
             e.split = (fn.args[-2], fn.args[-1])
         kind = type(step).__name__
+        from . import sortscan
+
         {
             "LoopStep": _loop_kernel,
             "ReduceStep": _reduce_kernel,
             "RowStep": _row_kernel,
             "GemmStep": _gemm_kernel,
             "ScatterStep": _scatter_kernel,
+            "CumStep": sortscan.cum_kernel,
+            "SortStep": sortscan.sort_kernel,
         }[kind](e, step)
         e.b.ret_void()
         fn.split_extent = e.split_extent if parts else None

@@ -256,6 +256,10 @@ def classify(eqn) -> str:
         return "gemm" if codegen.gemm_supported(eqn) else "py"
     if name == "scatter":
         return "scatter" if codegen.scatter_supported(eqn) else "py"
+    from . import sortscan
+
+    if name in sortscan.PRIMS:
+        return "sortscan" if sortscan.supported(eqn) else "py"
     if codegen.expr_supported(eqn):
         return "ew"
     return "py"
@@ -476,7 +480,8 @@ def _gemm_layout(eqn, lhs_aval, rhs_aval):
 
 
 _EXPENSIVE = frozenset({"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin",
-                        "cos", "pow", "div", "rem", "sqrt", "rsqrt"})  # fmt: skip
+                        "cos", "pow", "div", "rem", "sqrt", "rsqrt", "erfc", "lgamma",
+                        "digamma"})  # fmt: skip
 
 
 def _cheap(defs, v, depth=0):
@@ -570,6 +575,61 @@ def _const_sink(program):
     return sink
 
 
+_DUP = object()
+# An inlined expression is emitted once per index map it is read at: a value read through two
+# different slices is computed twice. Nested, that doubles per level (a prefix scan built from
+# slices and pads, as the derivative of cumlogsumexp is, grows exponentially), so a tree whose
+# expansion passes this many nodes gets its inputs stored in buffers instead.
+MAX_INLINE_NODES = 256
+
+
+def _assign_roots(eqns, uses, kinds, defs, mat):
+    """Adds to ``mat`` the values that need their own buffer, deciding for each elementwise
+    value the loop (root) it is computed in: a value used by several roots is recomputed
+    in each when cheap (``_DUP``), stored otherwise."""
+    root_of = {}
+    for e in reversed(eqns):
+        for v in e.outputs:
+            if v in mat:
+                root_of[v] = v
+                continue
+            roots = set()
+            for c in uses.get(v, ()):
+                kc = kinds[c]
+                if kc == "reduce":
+                    roots.add(c.outputs[0])
+                elif kc == "ew":
+                    roots.add(root_of.get(c.outputs[0], _DUP))
+            if not roots:
+                mat.add(v)
+                root_of[v] = v
+            elif len(roots) == 1 and _DUP not in roots:
+                root_of[v] = roots.pop()
+            elif _cheap(defs, v):
+                root_of[v] = _DUP
+            else:
+                mat.add(v)
+                root_of[v] = v
+
+
+def _oversized_trees(eqns, defs, kinds, mat):
+    """Inlined values to store so that no expression tree expands past ``MAX_INLINE_NODES``
+    (counted with multiplicity: a value read twice counts twice)."""
+    size: dict = {}
+    store = set()
+    for e in eqns:
+        if kinds[e] not in ("ew", "reduce"):
+            continue
+        inner = [x for x in e.inputs if type(x) is Var and x in defs and x not in mat]
+        total = 1 + sum(size.get(x, 1) for x in inner)
+        if total > MAX_INLINE_NODES:
+            store.update(x for x in inner if size.get(x, 1) > 1)
+            total = 1 + len(e.inputs)
+        for v in e.outputs:
+            size[v] = total
+    return store
+
+
 def plan_program(program: Program, sink=None) -> Plan:
     """Plan ``program``; ``sink`` adds constants of sub-programs to the top-level program
     (None: ``program`` is the top level)."""
@@ -601,34 +661,19 @@ def plan_program(program: Program, sink=None) -> Plan:
         k = kinds[e]
         if k != "ew":
             mat.update(e.outputs)
-        if k in ("gemm", "scatter", "py", "control"):
+        if k in ("gemm", "scatter", "py", "control", "sortscan"):
             mat.update(v for v in e.inputs if type(v) is Var and v in defs)
         if k == "py":
             plan.fallbacks.append(e.prim.name)
-    DUP = object()
-    root_of = {}
-    for e in reversed(eqns):
-        for v in e.outputs:
-            if v in mat:
-                root_of[v] = v
-                continue
-            roots = set()
-            for c in uses.get(v, ()):
-                kc = kinds[c]
-                if kc == "reduce":
-                    roots.add(c.outputs[0])
-                elif kc == "ew":
-                    roots.add(root_of.get(c.outputs[0], DUP))
-            if not roots:
-                mat.add(v)
-                root_of[v] = v
-            elif len(roots) == 1 and DUP not in roots:
-                root_of[v] = roots.pop()
-            elif _cheap(defs, v):
-                root_of[v] = DUP
-            else:
-                mat.add(v)
-                root_of[v] = v
+    base_mat = set(mat)
+    forced: set = set()
+    for _ in range(16):
+        mat = base_mat | forced
+        _assign_roots(eqns, uses, kinds, defs, mat)
+        more = _oversized_trees(eqns, defs, kinds, mat)
+        if not more:
+            break
+        forced |= more
     plan.mat = mat
 
     # ---- aliases: a reshape (or size-preserving broadcast) of a buffer shares it
@@ -715,6 +760,10 @@ def plan_program(program: Program, sink=None) -> Plan:
             add(ScatterStep(e))
         elif k == "control":
             add(controls[e])
+        elif k == "sortscan":
+            from . import sortscan
+
+            add(sortscan.make_step(e))
         else:
             add(PyStep(e))
     plan.steps = _chain_rows(plan, steps)
@@ -1264,6 +1313,8 @@ def describe(plan: Plan) -> str:
             from . import control
 
             lines.extend(control.describe(s))
+        elif hasattr(s, "describe"):  # steps defined elsewhere (sortscan)
+            lines.append(f"  [{i}] {s.describe(nm, buf)}")
         elif isinstance(s, ScatterStep):
             o = s.eqn.outputs[0]
             inplace = plan.base(o) is not o
