@@ -105,12 +105,16 @@ class ClosedIR:
           in (c,) }
     """
 
-    __slots__ = ("ir", "consts", "name")
+    # ``compiled``: the compiled program of this IR, set by the LLVM back end on first use. It
+    # lives exactly as long as the IR (the jitted function's trace cache holds both), so the
+    # machine code and workspace of a discarded function are freed with it.
+    __slots__ = ("ir", "consts", "name", "compiled")
 
     def __init__(self, ir: IR, consts, name=None):
         self.ir = ir
         self.consts = list(consts)
         self.name = name
+        self.compiled = None
 
     @property
     def in_avals(self):

@@ -112,9 +112,15 @@ def emit_assembly(mod) -> str:
 
 
 def _lljit():
+    # JITLink rather than the older RuntimeDyld linker: JITLink places each library's code
+    # and constants in one allocation and reaches other symbols through its own GOT and
+    # stubs, so 32-bit PC-relative references stay in range however fragmented the
+    # process's address space becomes (a long-running process that has loaded thousands of
+    # programs, or other large libraries, is where RuntimeDyld's separately mapped sections
+    # can end up more than 2 GiB apart).
     jit = _STATE.get("lljit")
     if jit is None:
-        jit = _STATE["lljit"] = llvm.create_lljit_compiler(new_target_machine())
+        jit = _STATE["lljit"] = llvm.create_lljit_compiler(new_target_machine(), use_jit_link=True)
     return jit
 
 

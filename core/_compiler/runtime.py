@@ -668,8 +668,6 @@ def _delete(arr):
 
 # --------------------------------------------------------------------------- entry points
 
-_PROGRAMS: dict = {}
-_PROGRAMS_LIMIT = 4096
 _compile_lock = threading.RLock()
 
 # A program the compiler cannot handle (a bug in a lowering) runs on the reference evaluator
@@ -698,14 +696,15 @@ class ReferenceExecutable:
 
 
 def executable_for(call, trace_time=None) -> Executable:
-    """The Executable of a ClosedIR (compiled on first use, cached per ClosedIR)."""
-    ent = _PROGRAMS.get(id(call))
-    if ent is not None and ent[0] is call:
-        return ent[1]
+    """The Executable of a ClosedIR, compiled on first use and kept on the ClosedIR itself
+    (``call.compiled``): it is freed when the program is, never by a global table."""
+    exe = call.compiled
+    if exe is not None:
+        return exe
     with _compile_lock:
-        ent = _PROGRAMS.get(id(call))
-        if ent is not None and ent[0] is call:
-            return ent[1]
+        exe = call.compiled
+        if exe is not None:
+            return exe
         try:
             exe = compile_call(call, trace_time)
         except Exception as err:
@@ -719,10 +718,7 @@ def executable_for(call, trace_time=None) -> Executable:
                 err,
             )
             exe = ReferenceExecutable(call, err)
-        if len(_PROGRAMS) >= _PROGRAMS_LIMIT:
-            for k in list(_PROGRAMS)[: _PROGRAMS_LIMIT // 4]:
-                del _PROGRAMS[k]
-        _PROGRAMS[id(call)] = (call, exe)
+        call.compiled = exe
         return exe
 
 
@@ -731,10 +727,8 @@ def run(call, args, donate=()):
 
     ``donate``: indices of arguments whose buffers may hold outputs (``donate_argnums``).
     """
-    ent = _PROGRAMS.get(id(call))
-    if ent is not None and ent[0] is call:
-        exe = ent[1]
-    else:
+    exe = call.compiled
+    if exe is None:
         exe = executable_for(call)
     if config.blas_threads is not None:
         engine.set_blas_threads(config.blas_threads)
