@@ -5,9 +5,9 @@ any order. ``derivax.numpy`` is NumPy's API on immutable derivax arrays.
 
 Example:
     >>> import derivax, derivax.numpy as dnp
-    >>> f = lambda x: dnp.sum(dnp.tanh(x) ** 2)
-    >>> derivax.jit(derivax.grad(f))(dnp.array([0.0, 1.0]))
-    Array([0.    , 0.6397], dtype=float32)
+    >>> f = lambda x: dnp.sum(x**3 - 2.0 * x)
+    >>> derivax.jit(derivax.grad(f))(dnp.array([0.0, 1.0, 2.0]))
+    Array([-2.,  1., 10.], dtype=float32)
 """
 
 __version__ = "0.1.0"

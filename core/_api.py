@@ -104,8 +104,8 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), n
             strings) rather than arrays; a new value triggers a new trace.
         static_argnames: the same by keyword name.
         donate_argnums: positions of arguments whose buffers the program may reuse for its
-            outputs (do not use them after the call). Accepted and validated; the reference
-            back end copies instead.
+            outputs (do not use them after the call). The LLVM back end writes an output
+            into a donated buffer of the same size and dtype; the reference back end copies.
         name: a name for the IR printer and messages.
 
     Returns:
@@ -789,8 +789,8 @@ def checkpoint(fun=None, *, prevent_cse=True, policy=None, static_argnums=()):
     """Mark ``fun`` for rematerialisation in reverse mode (``jax.checkpoint``).
 
     Values and derivatives are exactly those of ``fun``. The memory policy (recomputing
-    the function's internals during the backward pass instead of storing them) is applied
-    by the compiler; on the reference back end the residuals are kept.
+    the function's internals during the backward pass instead of storing them) is not
+    applied yet: both back ends keep the residuals, so memory use is that of ``fun``.
 
     Example:
         >>> import derivax, derivax.numpy as dnp

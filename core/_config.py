@@ -15,7 +15,11 @@ Options:
     default_float_dtype ('float32' or 'float64', default 'float32'): dtype of Python floats
         and of float-producing functions called without a dtype. 'float64' needs
         ``enable_x64=True``. The default complex dtype follows it.
-    jit_backend ('reference' or 'llvm', default 'reference'): what ``jit`` executes.
+    jit_backend ('llvm' or 'reference', default 'llvm'): what ``jit`` executes. 'llvm'
+        compiles each traced program to machine code (fused loops, BLAS calls, native
+        control flow; ``derivax._compiler``); 'reference' evaluates it equation by equation
+        with NumPy, which is slower but simple to step through when debugging. The two
+        agree to a few units in the last place (see the compiler page of the docs).
     debug_index_checks (bool, default False): check indices in gather/scatter/dynamic
         slicing and raise on out-of-bounds values instead of clamping.
     debug_nans (bool, default False): raise as soon as an operation produces a NaN.
@@ -189,7 +193,7 @@ _OPTIONS: dict[str, _Option] = {
         ),
         _Option(
             "jit_backend",
-            "reference",
+            "llvm",
             _check_choice("reference", "llvm"),
             "'reference' or 'llvm'",
         ),

@@ -1,9 +1,9 @@
 """``jit``: trace once per input signature, cache the IR, run it on the back end.
 
 The cache key is the tree structure of the dynamic arguments, each leaf's (shape, dtype,
-weak type), the static arguments and the tracing-relevant config. The back end today is
-the reference evaluator (each equation runs its NumPy implementation); the LLVM compiler
-replaces ``run_compiled`` without changing anything else here.
+weak type), the static arguments and the tracing-relevant config. ``run_compiled`` hands
+the program to the back end: the LLVM compiler (``derivax._compiler``, the default) or the
+reference evaluator (each equation runs its NumPy implementation).
 
 Steady-state calls take a fast path: when every argument is a positional ``Array`` and
 there are no keywords or static arguments, the signature is read straight from the

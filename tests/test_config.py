@@ -36,7 +36,7 @@ config = _config.config
 DEFAULTS = {
     "enable_x64": False,
     "default_float_dtype": "float32",
-    "jit_backend": "reference",
+    "jit_backend": "llvm",
     "debug_index_checks": False,
     "debug_nans": False,
     "retrace_warning_threshold": 3,
@@ -90,14 +90,14 @@ def test_env_other_options():
         environ={
             "DERIVAX_CACHE_DIR": "relative/cache/dir",
             "DERIVAX_BLAS_THREADS": "4",
-            "DERIVAX_JIT_BACKEND": "llvm",
+            "DERIVAX_JIT_BACKEND": "reference",
             "DERIVAX_RETRACE_WARNING_THRESHOLD": "0",
             "DERIVAX_DISABLE_JIT": "yes",
         }
     )
     assert cfg.cache_dir == "relative/cache/dir"
     assert cfg.blas_threads == 4
-    assert cfg.jit_backend == "llvm"
+    assert cfg.jit_backend == "reference"
     assert cfg.retrace_warning_threshold == 0
     assert cfg.disable_jit is True
     assert Config(environ={"DERIVAX_CACHE_DIR": "none"}).cache_dir is None
@@ -211,7 +211,7 @@ def test_repr_and_dir(cfg):
     text = repr(cfg)
     assert text.startswith("Config(")
     assert "enable_x64=False" in text
-    assert "jit_backend='reference'" in text
+    assert "jit_backend='llvm'" in text
     assert set(DEFAULTS) <= set(dir(cfg))
 
 
@@ -219,9 +219,9 @@ def test_repr_and_dir(cfg):
 
 
 def test_context_restores(cfg):
-    with cfg.context(debug_nans=True, jit_backend="llvm"):
+    with cfg.context(debug_nans=True, jit_backend="reference"):
         assert cfg.debug_nans is True
-        assert cfg.jit_backend == "llvm"
+        assert cfg.jit_backend == "reference"
     assert cfg.values() == DEFAULTS
 
 
@@ -297,7 +297,7 @@ def test_trace_context(cfg):
     base = cfg.trace_context()
     assert base == (False, "float32", False, False)
     hash(base)
-    with cfg.context(jit_backend="llvm", blas_threads=3, disable_jit=True, cache_dir=None):
+    with cfg.context(jit_backend="reference", blas_threads=3, disable_jit=True, cache_dir=None):
         assert cfg.trace_context() == base
     seen = {base}
     for options in (

@@ -24,6 +24,8 @@ from derivax import lax, random
 stats = pytest.importorskip("scipy.stats", reason="statistical tests need scipy")
 special = pytest.importorskip("scipy.special", reason="erf_inv is checked against scipy")
 
+from harness import assert_jit_equal  # noqa: E402
+
 U32 = np.uint32
 P_MIN = 1e-3  # every statistical test uses a fixed seed, so it passes or fails for good
 
@@ -581,10 +583,10 @@ def test_jit_and_vmap_match_eager(name, typed):
     key = random.key(0) if typed else random.PRNGKey(0)
     keys = random.split(key, 3)
     eager = np.asarray(f(key))
-    assert np.array_equal(np.asarray(dx.jit(f)(key)), eager)
+    assert_jit_equal(dx.jit(f)(key), eager, err_msg=f"jit({name})")
     loop = np.stack([np.asarray(f(keys[i])) for i in range(3)])
     assert np.array_equal(np.asarray(dx.vmap(f)(keys)), loop)
-    assert np.array_equal(np.asarray(dx.jit(dx.vmap(f))(keys)), loop)
+    assert_jit_equal(dx.jit(dx.vmap(f))(keys), loop, err_msg=f"jit(vmap({name}))")
 
 
 def test_vmap_with_empty_batch_and_unbatched_key():
