@@ -29,8 +29,10 @@ Options:
     cache_dir (str or None, default '~/.cache/derivax'): where compiled code is stored on
         disk; ``~`` and ``$VARS`` are expanded when used (see ``Config.resolved_cache_dir``).
         None turns the disk cache off.
-    blas_threads (int >= 1 or None, default None): threads for BLAS calls; None keeps the
-        BLAS library's own default.
+    blas_threads (int >= 1 or None, default None): threads for the matrix products of
+        compiled programs. None lets derivax choose per product: one thread below 2^28
+        flops (OpenBLAS's helper threads spin, which stalls on a busy machine), every
+        available core above. Compiled into the code, so changing it recompiles.
     check_ir (bool, default False): type-check every IR that ``jit`` traces (on in the
         test suite; costs tracing time).
 

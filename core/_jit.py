@@ -101,18 +101,15 @@ class _FastEntry:
 
     def _bind_native(self, args):
         from ._compiler import executable_for
-        from ._compiler.engine import set_blas_threads
 
         exe = executable_for(self.call)
         consts, donate, out_tree, single = self.consts, self.donate, self.out_tree, self.single
         call1 = getattr(exe, "call1", None)
-        if single and call1 is not None and not consts and not donate and not exe.uses_blas:
+        if single and call1 is not None and not consts and not donate:
             self.fn = call1
         else:
 
             def native(args):
-                if _CFG["blas_threads"] is not None:
-                    set_blas_threads(_CFG["blas_threads"])
                 flat = (*consts, *args) if consts else args
                 outs = exe(flat, donate) if donate else exe.call(flat)
                 return outs[0] if single else tree_util.unflatten(out_tree, outs)

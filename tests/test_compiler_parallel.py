@@ -138,3 +138,27 @@ def test_bad_thread_count_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DERIVAX_THREADS", "many")
     with pytest.raises(ValueError, match="DERIVAX_THREADS"):
         dx.jit(lambda x: x * 2.0 + 0.5)(rand(3))
+
+
+# --------------------------------------------------------------------------- BLAS threads
+
+
+def _blas_thread_calls(f, *args):
+    import re
+
+    text = dx.jit(f).lower(*args).as_text("llvm")
+    return [int(n) for n in re.findall(r"call void @derivax_blas_threads\(i32 (\d+)\)", text)]
+
+
+def test_small_products_run_on_one_blas_thread_and_large_ones_on_all():
+    from derivax._compiler import engine
+
+    small = dnp.ones((128, 784)), dnp.ones((784, 512))  # ~1e8 flops: one thread
+    big = dnp.ones((1024, 1024)), dnp.ones((1024, 1024))  # 2^31 flops: every core
+    assert _blas_thread_calls(lambda a, b: a @ b, *small) == [1]
+    assert _blas_thread_calls(lambda a, b: a @ b, *big) == [parallel.cpu_count()]
+    assert 2 * 1024**3 >= engine.BLAS_PARALLEL_MIN_FLOPS > 2 * 128 * 784 * 512
+    with dx.config.context(blas_threads=3):  # an explicit count applies to every product
+        assert _blas_thread_calls(lambda a, b: a @ b, *small) == [3]
+        a, b = small
+        np.testing.assert_allclose(dx.jit(lambda a, b: a @ b)(a, b), np.full((128, 512), 784.0))

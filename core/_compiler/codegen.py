@@ -1273,6 +1273,11 @@ def _gemm_kernel(e: Emitter, step):
     def i32(v):
         return ir.Constant(I32, int(v))
 
+    # The thread count is set before every product (about a microsecond here): small
+    # products stay on one core, large ones use all (engine.gemm_threads).
+    threads = engine.gemm_threads(2 * batch * m * n * k)
+    set_threads = e.cg.external("derivax_blas_threads", VOID, [I32])
+    b.call(set_threads, [i32(threads)])
     args_const = [
         i32(101),  # CblasRowMajor
         i32(112 if L["trans_a"] else 111),

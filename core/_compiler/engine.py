@@ -170,7 +170,33 @@ def _openblas32_lib_dir():
 
 
 # Generated code calls these names; they are bound to scipy-openblas32's CBLAS at load time.
-BLAS_SYMBOLS = {"derivax_sgemm": "scipy_cblas_sgemm", "derivax_dgemm": "scipy_cblas_dgemm"}
+BLAS_SYMBOLS = {
+    "derivax_sgemm": "scipy_cblas_sgemm",
+    "derivax_dgemm": "scipy_cblas_dgemm",
+    "derivax_blas_threads": "scipy_openblas_set_num_threads",
+}
+
+# Matrix products below this many flops run on one BLAS thread. OpenBLAS's helper threads
+# spin while they wait; on a 2-core machine that shares its cores with other work, a
+# two-thread sgemm collapses to scheduler-tick quanta (4 ms), while one thread keeps its
+# speed. A product of 2^28 flops takes ~1-2 ms on one core here, enough to pay for the
+# hand-off when the second core is free. ``config.blas_threads`` overrides the choice.
+BLAS_PARALLEL_MIN_FLOPS = 1 << 28
+
+
+def gemm_threads(flops):
+    """BLAS threads for one matrix product of ``flops`` floating-point operations: the
+    configured ``blas_threads`` when set, else one below ``BLAS_PARALLEL_MIN_FLOPS`` and
+    every core this process may use (at most 8) above it."""
+    from .._config import config
+
+    if config.blas_threads is not None:
+        return int(config.blas_threads)
+    if flops < BLAS_PARALLEL_MIN_FLOPS:
+        return 1
+    from . import parallel
+
+    return parallel.cpu_count()
 
 
 def blas_imports(used):
@@ -183,7 +209,9 @@ def blas_imports(used):
 
 
 def set_blas_threads(n):
-    """Set scipy-openblas32's thread count (None leaves the library default)."""
+    """Set scipy-openblas32's thread count (None leaves the library default). Compiled
+    programs set it themselves before each matrix product (``gemm_threads``); this is for
+    callers outside them."""
     if n is None or _STATE.get("blas_threads") == n:
         return
     _blas_lib().scipy_openblas_set_num_threads(int(n))

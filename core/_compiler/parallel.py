@@ -33,8 +33,10 @@ I8P = I8.as_pointer()
 # 2-core machine (jitted call, best of 7, threads=1 vs 2): ``x + y`` (3 units per element)
 # lost at 2^18 elements (94 vs 121 us) and won at 2^20 (427 vs 321 us); ``tanh(tanh(x) * y
 # + 1)`` (~20 units) lost at 2^16 (261 vs 309 us) and won at 2^18 (1048 vs 584 us). Both
-# cross over between 1 and 3 million units, and thread start-up is ~20-35 us.
-MIN_WORK = 1 << 21
+# cross over between 1 and 3 million units, and thread start-up is ~20-35 us. The default
+# sits above that crossover: on a machine whose other core is busy, a split kernel waits for
+# it, so only kernels that clearly win on an idle machine are split.
+MIN_WORK = 1 << 22
 
 
 def thread_count():
@@ -49,6 +51,11 @@ def thread_count():
                 f"DERIVAX_THREADS={env!r}: expected a positive integer (1 disables "
                 "splitting kernels across threads)."
             ) from None
+    return cpu_count()
+
+
+def cpu_count():
+    """CPUs this process may run on (at most 8)."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux

@@ -141,6 +141,8 @@ def _cache_key(program, plan):
         repr(engine.numpy_abi()),
         _derivax_version(),
         np.__version__.split(".")[0],
+        # the BLAS thread counts compiled into matrix products (engine.gemm_threads)
+        repr((config.blas_threads, engine.gemm_threads(engine.BLAS_PARALLEL_MIN_FLOPS))),
     )
 
 
@@ -149,6 +151,7 @@ def _blas_symbols(plan):
     for s in plan.all_steps():
         if isinstance(s, fusion.GemmStep):
             used.add("derivax_sgemm" if s.layout["dtype"] == np.float32 else "derivax_dgemm")
+            used.add("derivax_blas_threads")
     return sorted(used)
 
 
@@ -295,7 +298,6 @@ class Executable:
         # call1(args) -> the only output, for single-output programs (jit's fast path)
         self.call1 = self._make_fast1() if simple and n_out == 1 else None
         self.donation = _donation_pairs(plan) if simple else {}
-        self.uses_blas = bool(_blas_symbols(plan))
 
     def _make_fast(self):
         """The per-call path when the program is one native segment (the common case)."""
@@ -730,8 +732,6 @@ def run(call, args, donate=()):
     exe = call.compiled
     if exe is None:
         exe = executable_for(call)
-    if config.blas_threads is not None:
-        engine.set_blas_threads(config.blas_threads)
     if donate:
         return exe(args, donate)
     return exe.call(args)
