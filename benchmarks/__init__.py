@@ -1,4 +1,4 @@
-"""Benchmarks of ``../shared/BENCHMARKS.md``-style workloads W1-W12 (see ``python -m benchmarks -h``).
+"""Benchmark workloads W1-W12 (see ``python -m benchmarks -h`` and ``docs/benchmarks.md``).
 
 Each workload runs on derivax and, when installed, on JAX, PyTorch and a hand-written NumPy
 version, in the same process, and reports medians and ratios derivax/peer. Speed is never

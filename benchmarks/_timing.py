@@ -85,6 +85,14 @@ def blas_description():
     return lines or ["no BLAS library reported"]
 
 
+def loadavg():
+    """The 1-, 5- and 15-minute load averages (None where the OS does not report them)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # pragma: no cover - not Unix
+        return None
+
+
 def machine_description():
     cpu = "unknown"
     try:
@@ -97,6 +105,7 @@ def machine_description():
         pass
     return {
         "cpu": cpu,
+        "loadavg_at_start": loadavg(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
