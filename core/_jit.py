@@ -315,7 +315,10 @@ class Jitted:
             check_ir(call.ir)
         self._traces += 1
         if _DEBUG:
-            print(f"[derivax] traced {self.name} ({len(call.eqns)} equations)")
+            # the same stream and logger as the compiler's messages (compile, cache hit)
+            from ._compiler.runtime import log
+
+            log(f"traced {self.name} ({len(call.eqns)} equations)")
         return call, consts, out_tree_box[0]
 
     def _warn_retrace(self, sig, names):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array, _wrap, check_device
-from .._core import ConcretizationTypeError, Tracer, concrete_or_error, get_aval
+from .._core import ConcretizationTypeError, Tracer, _state, concrete_or_error, get_aval
 from ..lax import _structural as S
 from ._util import asarray_any
 
@@ -141,7 +141,7 @@ def zeros(shape, dtype=None, *, device=None):
                [0, 0]], dtype=int32)
     """
     check_device(device, "zeros")
-    return _wrap(np.zeros(_shape_arg(shape, "zeros"), _dtype_or_default(dtype)))
+    return _filled(_shape_arg(shape, "zeros"), 0, _dtype_or_default(dtype))
 
 
 def ones(shape, dtype=None, *, device=None):
@@ -153,7 +153,7 @@ def ones(shape, dtype=None, *, device=None):
         Array([1., 1., 1.], dtype=float32)
     """
     check_device(device, "ones")
-    return _wrap(np.ones(_shape_arg(shape, "ones"), _dtype_or_default(dtype)))
+    return _filled(_shape_arg(shape, "ones"), 1, _dtype_or_default(dtype))
 
 
 def empty(shape, dtype=None, *, device=None):
@@ -190,7 +190,16 @@ def full(shape, fill_value, dtype=None, *, device=None):
     if isinstance(fill_value, Tracer):
         return S.full(shape, fill_value, dtype)
     v = np.asarray(fill_value._value if type(fill_value) is Array else fill_value)
-    return _wrap(np.full(shape, v, dtype))
+    return _filled(shape, v, dtype)
+
+
+def _filled(shape, value, dtype):
+    """``shape`` filled with the scalar ``value``: a NumPy array when eager; inside a jit
+    trace a broadcast of the scalar, so the program holds a literal instead of capturing a
+    full-size constant (which would be stored, passed and read on every call)."""
+    if _state.dynamic is not None and shape:
+        return S.full(shape, np.asarray(value, dtype)[()], dtype)
+    return _wrap(np.full(shape, value, dtype))
 
 
 def _like(fname, a, dtype, shape):
@@ -210,7 +219,7 @@ def zeros_like(a, dtype=None, shape=None, *, device=None):
     """
     check_device(device, "zeros_like")
     dtype, shape = _like("zeros_like", a, dtype, shape)
-    return _wrap(np.zeros(shape, dtype))
+    return _filled(shape, 0, dtype)
 
 
 def ones_like(a, dtype=None, shape=None, *, device=None):
@@ -223,7 +232,7 @@ def ones_like(a, dtype=None, shape=None, *, device=None):
     """
     check_device(device, "ones_like")
     dtype, shape = _like("ones_like", a, dtype, shape)
-    return _wrap(np.ones(shape, dtype))
+    return _filled(shape, 1, dtype)
 
 
 def empty_like(a, dtype=None, shape=None, *, device=None):
