@@ -1409,7 +1409,7 @@ class ModuleBuilder:
         if parts:
             e.split = (fn.args[-2], fn.args[-1])
         kind = type(step).__name__
-        from . import sortscan
+        from . import sortscan, windows
 
         {
             "LoopStep": _loop_kernel,
@@ -1419,6 +1419,8 @@ class ModuleBuilder:
             "ScatterStep": _scatter_kernel,
             "CumStep": sortscan.cum_kernel,
             "SortStep": sortscan.sort_kernel,
+            "WindowReduceStep": windows.reduce_kernel,
+            "SelectStep": windows.select_kernel,
         }[kind](e, step)
         e.b.ret_void()
         fn.split_extent = e.split_extent if parts else None

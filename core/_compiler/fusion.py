@@ -260,6 +260,10 @@ def classify(eqn) -> str:
 
     if name in sortscan.PRIMS:
         return "sortscan" if sortscan.supported(eqn) else "py"
+    from . import windows
+
+    if name in windows.PRIMS:
+        return "windows" if windows.supported(eqn) else "py"
     if codegen.expr_supported(eqn):
         return "ew"
     return "py"
@@ -661,7 +665,7 @@ def plan_program(program: Program, sink=None) -> Plan:
         k = kinds[e]
         if k != "ew":
             mat.update(e.outputs)
-        if k in ("gemm", "scatter", "py", "control", "sortscan"):
+        if k in ("gemm", "scatter", "py", "control", "sortscan", "windows"):
             mat.update(v for v in e.inputs if type(v) is Var and v in defs)
         if k == "py":
             plan.fallbacks.append(e.prim.name)
@@ -764,6 +768,10 @@ def plan_program(program: Program, sink=None) -> Plan:
             from . import sortscan
 
             add(sortscan.make_step(e))
+        elif k == "windows":
+            from . import windows
+
+            add(windows.make_step(e))
         else:
             add(PyStep(e))
     plan.steps = _chain_rows(plan, steps)
