@@ -24,7 +24,8 @@ import derivax as dx
 import derivax.lax as lax
 import derivax.nn as dnn
 import derivax.numpy as dnp
-from derivax._compiler import fusion, runtime, windows
+from compiled import _cache_dir, _llvm_backend, _x64, compare_exact  # noqa: F401 (fixtures)
+from derivax._compiler import fusion, windows
 from derivax.lax._reduce_window import (
     _window_params,
     select_and_gather_add_p,
@@ -32,58 +33,6 @@ from derivax.lax._reduce_window import (
 )
 
 RNG = np.random.default_rng(7)
-
-
-@pytest.fixture(scope="module")
-def _cache_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("derivax-cache"))
-
-
-@pytest.fixture(autouse=True)
-def _llvm_backend(_cache_dir, monkeypatch):
-    # a lowering bug must fail the test, not quietly run on the reference evaluator
-    monkeypatch.setattr(runtime, "STRICT", True)
-    with dx.config.context(jit_backend="llvm", cache_dir=_cache_dir):
-        yield
-
-
-def _run(f, args, backend):
-    with dx.config.context(jit_backend=backend):
-        return dx.jit(f)(*args)
-
-
-def _bits(a):
-    a = np.asarray(a)
-    if a.dtype.kind != "f":
-        return a, None
-    ints = a.view({4: np.int32, 8: np.int64}[a.dtype.itemsize])
-    # every NaN compares as one value (a payload is not part of the result's meaning)
-    return np.where(np.isnan(a), 1, ints), np.isnan(a)
-
-
-def _assert_native(f, *args):
-    lowered = dx.jit(f).lower(*args)
-    assert lowered.compile().report.fallbacks == []
-    text = lowered.as_text("fusion")
-    assert "reference evaluator" not in text, text
-    return text
-
-
-def compare_exact(f, *args):
-    """Both back ends give bitwise-equal results (NaN payloads aside) and the compiled
-    program is all native."""
-    ref = _run(f, args, "reference")
-    got = _run(f, args, "llvm")
-    ref_leaves, ref_tree = dx.tree.flatten(ref)
-    got_leaves, got_tree = dx.tree.flatten(got)
-    assert ref_tree == got_tree
-    for r, g in zip(ref_leaves, got_leaves, strict=True):
-        assert (g.shape, g.dtype, g.weak_type) == (r.shape, r.dtype, r.weak_type)
-        (rb, rn), (gb, gn) = _bits(r), _bits(g)
-        if rn is not None:
-            np.testing.assert_array_equal(gn, rn, err_msg="NaN positions differ")
-        np.testing.assert_array_equal(gb, rb, err_msg="values (bits) differ")
-    return _assert_native(f, *args)
 
 
 def _special(shape, dtype):
@@ -113,18 +62,6 @@ def _finite(shape, dtype=np.float32, repeats=True):
     if repeats:
         v = np.round(v * 2) / 2  # many equal values: ties in every window
     return dnp.asarray(v)
-
-
-def _x64(dtype):
-    return dx.config.context(enable_x64=True) if np.dtype(dtype).itemsize == 8 else _null()
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 REDUCERS = {

@@ -176,6 +176,19 @@ class ScatterStep(Step):
         return [self.eqn.outputs[0]]
 
 
+class EqnStep(Step):
+    """A kernel that computes one equation: reads its array inputs, writes its outputs
+    (the base of the cumulative and windowed-reduction steps)."""
+
+    def __init__(self, eqn):
+        self.eqn = eqn
+        self._reads = [(v, False) for v in eqn.inputs if type(v) is Var]
+        self.stores = list(eqn.outputs)
+
+    def writes(self):
+        return list(self.stores)
+
+
 class PyStep(Step):
     native = False
 

@@ -79,16 +79,8 @@ def _split_axis(shape, axis):
     return outer, int(shape[axis]), inner
 
 
-class CumStep(fusion.Step):
+class CumStep(fusion.EqnStep):
     """A cumulative op along one axis (see the module docstring)."""
-
-    def __init__(self, eqn):
-        self.eqn = eqn
-        self._reads = [(eqn.inputs[0], False)]
-        self.stores = [eqn.outputs[0]]
-
-    def writes(self):
-        return list(self.stores)
 
     def describe(self, nm, buf):
         e = self.eqn

@@ -91,16 +91,8 @@ def supported(eqn) -> bool:
     return True
 
 
-class WindowReduceStep(fusion.Step):
+class WindowReduceStep(fusion.EqnStep):
     """A ``reduce_window_*`` (see the module docstring)."""
-
-    def __init__(self, eqn):
-        self.eqn = eqn
-        self._reads = [(eqn.inputs[0], False)]
-        self.stores = [eqn.outputs[0]]
-
-    def writes(self):
-        return list(self.stores)
 
     def describe(self, nm, buf):
         return _describe(self, nm, buf)
