@@ -279,8 +279,9 @@ top_k_p.batch = _top_k_batch
 def top_k(operand, k, *, axis=-1):
     """The ``k`` largest entries along ``axis`` and their indices, largest first.
 
-    NaN ranks above every number, ``0.0`` above ``-0.0``, and equal values come out lowest
-    index first. Differentiable in ``operand`` (the tangent of each value is the tangent of
+    Entries are ranked by IEEE total order: a NaN ranks above every number (a NaN with
+    its sign bit set, as ``-nan`` prints, below every number), ``0.0`` above ``-0.0``, and
+    equal values come out lowest index first. Differentiable in ``operand`` (the tangent of each value is the tangent of
     the entry it came from).
 
     Args:
