@@ -281,6 +281,15 @@ class Emitter:
         finally:
             b.position_at_end(saved)
 
+    def slot(self, ty, init=None):
+        """A stack variable allocated in the entry block (LLVM promotes it to a register),
+        optionally initialised here."""
+        with self.at_entry():
+            a = self.b.alloca(ty)
+        if init is not None:
+            self.b.store(init, a)
+        return a
+
     @contextlib.contextmanager
     def goto_entry_alloca(self, ty):
         with self.at_entry():

@@ -139,15 +139,6 @@ def make_step(eqn):
 # --------------------------------------------------------------------------- IR helpers
 
 
-def _slot(e, ty, init=None):
-    """A stack variable in the entry block (promoted to a register by LLVM)."""
-    with e.at_entry():
-        a = e.b.alloca(ty)
-    if init is not None:
-        e.b.store(init, a)
-    return a
-
-
 @contextlib.contextmanager
 def _while(e, cond):
     """``while cond(): body`` where ``cond`` emits its test (an i1) in the loop header."""
@@ -369,7 +360,7 @@ def _merge_sort(e, n, region_a, region_b, arrays, before):
     run = min(_RUN, n)
     n_runs = -(-n // run)
     arr_a = arrays(region_a)
-    t_slot = _slot(e, I64)
+    t_slot = e.slot(I64)
 
     def keys_at(arrs, j):
         return [_load(b, p, j) for p in arrs[1:]]
@@ -407,9 +398,9 @@ def _merge_sort(e, n, region_a, region_b, arrays, before):
         return arr_a[0]
     # bottom-up merge passes, alternating between the two regions (a loop over the pass,
     # so the code does not grow with n)
-    src_slot, dst_slot = _slot(e, region_a.type, region_a), _slot(e, region_a.type, region_b)
-    w_slot, lo_slot = _slot(e, I64, e.c64(run)), _slot(e, I64)
-    i_slot, j_slot, k_slot = _slot(e, I64), _slot(e, I64), _slot(e, I64)
+    src_slot, dst_slot = e.slot(region_a.type, region_a), e.slot(region_a.type, region_b)
+    w_slot, lo_slot = e.slot(I64, e.c64(run)), e.slot(I64)
+    i_slot, j_slot, k_slot = e.slot(I64), e.slot(I64), e.slot(I64)
     with _while(e, lambda: b.icmp_signed("<", b.load(w_slot), e.c64(n))):
         width = b.load(w_slot)
         src_r, dst_r = b.load(src_slot), b.load(dst_slot)

@@ -292,14 +292,6 @@ def reduce_kernel(e, step):
 # --------------------------------------------------------------------------- select_and_*
 
 
-def _slot(e, ty, init=None):
-    with e.at_entry():
-        a = e.b.alloca(ty)
-    if init is not None:
-        e.b.store(init, a)
-    return a
-
-
 def _select_window(e, eqn, o):
     """Emit the selection of window ``o``; returns ``(offset, in_bounds)`` (i64, i1) of
     the chosen element."""
@@ -311,9 +303,9 @@ def _select_window(e, eqn, o):
     better = _strict(e, kind, dtype)
     hole = _identity(e, kind, dtype)
     isf = _is_float(dtype)
-    best = _slot(e, vty(dtype))
-    where = _slot(e, e.c64(0).type)
-    valid = _slot(e, I1)
+    best = e.slot(vty(dtype))
+    where = e.slot(e.c64(0).type)
+    valid = e.slot(I1)
     with e.loops(window) as k:
         v, off, ok = _read(e, eqn, x, o, k, hole)
         ok = ir.Constant(I1, 1) if ok is None else ok
